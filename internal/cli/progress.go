@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"io"
+	"sync"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+)
+
+// progress shows ranges hashed and differing keys found on stderr while table-diff runs. It is a
+// no-op unless stderr is a terminal.
+type progress struct {
+	on     bool
+	p      *mpb.Progress
+	mu     sync.Mutex
+	ranges *mpb.Bar
+	keys   *mpb.Bar
+	found  int64
+}
+
+func newProgress(w io.Writer, on bool) *progress {
+	if !on {
+		return &progress{}
+	}
+	return &progress{on: true, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
+}
+
+func (p *progress) RangesPlanned(total int) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ranges = p.p.AddBar(int64(total),
+		mpb.PrependDecorators(decor.Name("ranges hashed "), decor.CountersNoUnit("%d / %d")),
+		mpb.AppendDecorators(decor.Percentage(), decor.Name(" "), decor.EwmaETA(decor.ET_STYLE_GO, 30)))
+	p.keys = p.p.AddBar(0,
+		mpb.PrependDecorators(decor.Name("differing keys "), decor.CurrentNoUnit("%d")),
+		mpb.BarFillerClearOnComplete())
+}
+
+func (p *progress) RangeDone(bool) {
+	if p.on && p.ranges != nil {
+		p.ranges.Increment()
+	}
+}
+
+func (p *progress) KeysFound(n int) {
+	if !p.on || p.keys == nil || n == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.found += int64(n)
+	p.keys.SetTotal(p.found+1, false)
+	p.keys.SetCurrent(p.found)
+	p.mu.Unlock()
+}
+
+// Wait completes the bars and waits for their last render.
+func (p *progress) Wait() {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	if p.ranges != nil {
+		p.ranges.SetTotal(-1, true)
+		p.keys.SetTotal(p.found, true)
+	}
+	p.mu.Unlock()
+	p.p.Wait()
+}

@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
+)
+
+func init() { commands = append(commands, newTableDiffCmd) }
+
+type tableDiffOptions struct {
+	nodes          []string
+	blockSize      int
+	concurrency    int
+	maxConnections int
+	out            string
+	output         string
+	where          string
+	columns        []string
+	excludeColumns []string
+	maxDiffRows    int
+	recheck        time.Duration
+	strict         bool
+	quiet          bool
+	json           bool
+}
+
+func newTableDiffCmd(g *globals) *cobra.Command {
+	o := &tableDiffOptions{}
+	c := &cobra.Command{
+		Use:   "table-diff [CLUSTER] SCHEMA.TABLE",
+		Short: "Find every differing row of a table across the cluster's nodes",
+		Long: `table-diff hashes key ranges of the table on every node at once (inside one snapshot per
+node), drills into ranges whose checksums differ and fetches the full rows of differing keys only.
+It always writes a diff file (JSON, see docs/diff-format.md); --output html adds a report.
+
+Exit codes: 0 the nodes match, 1 differences found (or a partial run), 2 usage or input error,
+3 runtime failure.`,
+		Args: argsRange(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTableDiff(cmd, g, o, args)
+		},
+	}
+	f := c.Flags()
+	f.StringSliceVar(&o.nodes, "nodes", nil, "nodes to compare, e.g. n1,n3 (default: all; at least 2)")
+	f.IntVar(&o.blockSize, "block-size", 0, "rows per key range (default from config: 10000)")
+	f.IntVar(&o.concurrency, "concurrency", 0, "ranges hashed at once per node (default from config: CPU cores)")
+	f.IntVar(&o.maxConnections, "max-connections", 0, "connections per node (default from config)")
+	f.StringVar(&o.out, "out", "", "diff file to write (default: <schema>_<table>_diff_<UTC time>.json in output_dir)")
+	f.StringVar(&o.output, "output", "json", "json, or html to also write an HTML report next to the diff file")
+	f.StringVar(&o.where, "where", "", "row filter applied identically on every node (a boolean SQL expression over the table's columns)")
+	f.StringSliceVar(&o.columns, "columns", nil, "compare only these columns (the key is always compared)")
+	f.StringSliceVar(&o.excludeColumns, "exclude-columns", nil, "do not compare these columns")
+	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "stop after this many differing keys and report status partial (default from config)")
+	f.DurationVar(&o.recheck, "recheck", 0, "after finding differences, wait this long and re-read them; keys that then agree are reported as transient")
+	f.BoolVar(&o.strict, "strict", false, "compare numeric values by their text (1.0 differs from 1.00)")
+	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
+	return c
+}
+
+func runTableDiff(cmd *cobra.Command, g *globals, o *tableDiffOptions, args []string) error {
+	ctx := cmd.Context()
+	clusterName, tableName := "", args[len(args)-1]
+	if len(args) == 2 {
+		clusterName = args[0]
+	}
+	if o.output != "json" && o.output != "html" {
+		return fault.Input("--output must be json or html, got %q", o.output)
+	}
+	if o.recheck < 0 {
+		return fault.Input("--recheck must not be negative")
+	}
+	schema, table, err := catalog.ParseName(tableName)
+	if err != nil {
+		return err
+	}
+	e, err := g.env()
+	if err != nil {
+		return err
+	}
+	s := e.settings
+	override(&s.BlockSize, o.blockSize)
+	override(&s.Concurrency, o.concurrency)
+	override(&s.MaxConnections, o.maxConnections)
+	override(&s.MaxDiffRows, o.maxDiffRows)
+	if o.maxConnections == 0 && s.MaxConnections < s.Concurrency {
+		s.MaxConnections = s.Concurrency
+	}
+	if err := s.Validate(); err != nil {
+		return fault.AsInput(err)
+	}
+	e.settings = s
+	cl, err := e.cluster(clusterName)
+	if err != nil {
+		return err
+	}
+	nodes, err := cl.Select(o.nodes)
+	if err != nil {
+		return err
+	}
+	out := o.out
+	if out != "" {
+		if err := checkWritable(out); err != nil {
+			return err
+		}
+	} else if err := checkWritable(filepath.Join(s.OutputDir, ".probe")); err != nil {
+		return err
+	}
+	pools, err := cluster.Connect(ctx, nodes, e.poolOptions())
+	if err != nil {
+		return err
+	}
+	defer pools.Close()
+
+	prog := newProgress(cmd.ErrOrStderr(), !o.quiet && isTerminal(cmd.ErrOrStderr()))
+	d, err := diff.Run(ctx, pools, diff.Options{
+		Cluster: cl.Name, Schema: schema, Table: table,
+		BlockSize: s.BlockSize, Concurrency: s.Concurrency, Where: o.where,
+		Columns: o.columns, ExcludeColumns: o.excludeColumns, MaxDiffRows: s.MaxDiffRows,
+		Strict: o.strict, Recheck: o.recheck, Tool: "pgparity " + g.version, Progress: prog,
+	})
+	prog.Wait()
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		out = filepath.Join(s.OutputDir, report.DefaultName(d))
+	}
+	return finishDiff(cmd, d, out, o.output == "html", o.quiet, o.json)
+}
+
+// finishDiff writes the diff file (and HTML report), prints the summary, and returns ErrDiffer
+// unless the nodes match.
+func finishDiff(cmd *cobra.Command, d *report.Diff, out string, html, quiet, asJSON bool) error {
+	if err := report.WriteFile(out, d); err != nil {
+		return err
+	}
+	htmlPath := ""
+	if html {
+		htmlPath = strings.TrimSuffix(out, filepath.Ext(out)) + ".html"
+		if err := report.WriteHTMLFile(htmlPath, d); err != nil {
+			return err
+		}
+	}
+	w := cmd.OutOrStdout()
+	switch {
+	case asJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Table    string         `json:"table"`
+			DiffFile string         `json:"diff_file"`
+			HTML     string         `json:"html_report,omitempty"`
+			Summary  report.Summary `json:"summary"`
+		}{d.Table.String(), out, htmlPath, d.Summary}); err != nil {
+			return err
+		}
+	case !quiet:
+		if err := report.WriteSummary(w, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "diff file: %s\n", out)
+		if htmlPath != "" {
+			fmt.Fprintf(w, "report:    %s\n", htmlPath)
+		}
+	}
+	if d.Summary.Status != report.StatusMatch {
+		return fault.ErrDiffer
+	}
+	return nil
+}
+
+// override sets *dst to v when the flag was given (non-zero).
+func override(dst *int, v int) {
+	if v != 0 {
+		*dst = v
+	}
+}
+
+// checkWritable fails early, before any database work, when a file cannot be created at path's
+// directory.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return fault.Input("output directory %s does not exist", dir)
+	}
+	f, err := os.CreateTemp(dir, ".pgparity-probe-*")
+	if err != nil {
+		return fault.Input("cannot write in %s: %v", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
+)
+
+func init() { commands = append(commands, newTableRerunCmd) }
+
+type tableRerunOptions struct {
+	diffFile string
+	out      string
+	output   string
+	quiet    bool
+	json     bool
+}
+
+func newTableRerunCmd(g *globals) *cobra.Command {
+	o := &tableRerunOptions{}
+	c := &cobra.Command{
+		Use:   "table-rerun --diff-file F [CLUSTER]",
+		Short: "Re-read only the keys of a diff file and write a new diff with those still differing",
+		Long: `table-rerun re-reads, on the diff file's nodes, only the keys the file lists and writes a new diff
+file holding the keys that still differ. Exit 0 when they all agree now, 1 when some still differ.`,
+		Args: argsRange(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTableRerun(cmd, g, o, args)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.diffFile, "diff-file", "", "diff file written by table-diff (required)")
+	f.StringVar(&o.out, "out", "", "new diff file (default: <schema>_<table>_diff_<UTC time>.json next to the old one)")
+	f.StringVar(&o.output, "output", "json", "json, or html to also write an HTML report")
+	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
+	return c
+}
+
+func runTableRerun(cmd *cobra.Command, g *globals, o *tableRerunOptions, args []string) error {
+	if o.diffFile == "" {
+		return fault.Input("--diff-file is required")
+	}
+	if o.output != "json" && o.output != "html" {
+		return fault.Input("--output must be json or html, got %q", o.output)
+	}
+	old, err := report.Read(o.diffFile)
+	if err != nil {
+		return err
+	}
+	name := old.Cluster
+	if len(args) == 1 {
+		if old.Cluster != "" && args[0] != old.Cluster {
+			return fault.Input("diff file %s is for cluster %q, not %q", o.diffFile, old.Cluster, args[0])
+		}
+		name = args[0]
+	}
+	e, err := g.env()
+	if err != nil {
+		return err
+	}
+	cl, err := e.cluster(name)
+	if err != nil {
+		return err
+	}
+	nodes, err := cl.Select(old.Nodes)
+	if err != nil {
+		return err
+	}
+	out := o.out
+	if out == "" {
+		stamp := *old
+		stamp.StartedAt = time.Now().UTC()
+		out = filepath.Join(filepath.Dir(o.diffFile), strings.Replace(report.DefaultName(&stamp), "_diff_", "_rerun_", 1))
+	}
+	if err := checkWritable(out); err != nil {
+		return err
+	}
+	pools, err := cluster.Connect(cmd.Context(), nodes, e.poolOptions())
+	if err != nil {
+		return err
+	}
+	defer pools.Close()
+	d, err := diff.Rerun(cmd.Context(), pools, old, "pgparity "+g.version)
+	if err != nil {
+		return err
+	}
+	return finishDiff(cmd, d, out, o.output == "html", o.quiet, o.json)
+}

@@ -1,0 +1,105 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgparity/pgparity/internal/cluster"
+)
+
+// session is one node's set of worker connections, all reading inside one snapshot: the first
+// connection exports it (pg_export_snapshot) and the others import it, so hashing and drill-down
+// see the same data (DESIGN.md rule 8).
+type session struct {
+	node  string
+	conns []*pgxpool.Conn
+	txs   []pgx.Tx
+}
+
+// openSessions opens `workers` snapshot-sharing connections on every node.
+func openSessions(ctx context.Context, pools cluster.Pools, workers int) ([]*session, error) {
+	out := make([]*session, len(pools))
+	for i, p := range pools {
+		s, err := openSession(ctx, p, workers)
+		if err != nil {
+			closeSessions(ctx, out)
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func openSession(ctx context.Context, p *cluster.Pool, workers int) (*session, error) {
+	s := &session{node: p.Node.Name}
+	fail := func(err error) (*session, error) {
+		s.close(ctx)
+		return nil, &cluster.NodeError{Node: p.Node.Name, Err: err}
+	}
+	var snapshot string
+	for w := 0; w < workers; w++ {
+		c, err := p.Acquire(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("connect: %w", err))
+		}
+		s.conns = append(s.conns, c)
+		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return fail(fmt.Errorf("begin snapshot transaction: %w", err))
+		}
+		s.txs = append(s.txs, tx)
+		if w == 0 {
+			if err := tx.QueryRow(ctx, "SELECT pg_catalog.pg_export_snapshot()").Scan(&snapshot); err != nil {
+				return fail(fmt.Errorf("export snapshot: %w", err))
+			}
+			continue
+		}
+		// SET TRANSACTION SNAPSHOT takes no parameters; the id comes from the server itself.
+		if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(snapshot)); err != nil {
+			return fail(fmt.Errorf("import snapshot: %w", err))
+		}
+	}
+	return s, nil
+}
+
+// quoteLiteral quotes a server-generated snapshot id as an SQL literal.
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
+
+func (s *session) close(ctx context.Context) {
+	// Read-only: rollback only releases the snapshot; it must run even when ctx was cancelled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, tx := range s.txs {
+		_ = tx.Rollback(ctx) // a broken connection fails here; the server ends its transaction
+	}
+	for _, c := range s.conns {
+		c.Release()
+	}
+	s.txs, s.conns = nil, nil
+}
+
+func closeSessions(ctx context.Context, ss []*session) {
+	for _, s := range ss {
+		if s != nil {
+			s.close(ctx)
+		}
+	}
+}
+
+// nodeErr attributes an error to a node.
+func nodeErr(node string, format string, err error) error {
+	return &cluster.NodeError{Node: node, Err: fmt.Errorf(format+": %w", err)}
+}

@@ -1,0 +1,188 @@
+package diff
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/encode"
+)
+
+// alias is the table alias of generated SQL. Every column reference is qualified with it, so
+// user column names (t, row, key, hash, count ...) can never capture a reference.
+const alias = "pgparity_t"
+
+// keyAlias names the unnest() of key lists joined in fetch queries.
+const keyAlias = "pgparity_k"
+
+// queries builds the SQL of one comparison. Only catalog-derived identifiers (quoted) and the
+// validated --where expression are spliced; every value is a bind parameter.
+type queries struct {
+	from    string           // FROM target with alias
+	key     []catalog.Column // key columns in key order
+	cols    []catalog.Column // compared columns in canonical order
+	hash    string           // row hash expression
+	where   string           // validated user filter, "" for none
+	orderBy string           // key columns, for sampling
+}
+
+func newQueries(cmp *catalog.Comparison, strict bool, where string) *queries {
+	q := &queries{
+		from:  cmp.Table.From() + " AS " + alias,
+		key:   cmp.KeyColumns(),
+		cols:  cmp.Columns,
+		hash:  encode.RowHash(alias, cmp.Columns, strict),
+		where: where,
+	}
+	refs := make([]string, len(q.key))
+	for i, k := range q.key {
+		refs[i] = encode.ColumnRef(alias, k.Name)
+	}
+	q.orderBy = strings.Join(refs, ", ")
+	return q
+}
+
+// keyTuple is "(k1, k2)" for row-value comparisons.
+func (q *queries) keyTuple() string { return "(" + q.orderBy + ")" }
+
+// keyTexts is "k1::text, k2::text".
+func (q *queries) keyTexts() string {
+	parts := make([]string, len(q.key))
+	for i, k := range q.key {
+		parts[i] = encode.TextExpr(alias, k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bound returns "(CAST($n::text AS t1), ...)" for a key bound starting at parameter n.
+func (q *queries) bound(n int) string {
+	parts := make([]string, len(q.key))
+	for i, k := range q.key {
+		parts[i] = encode.FromText(fmt.Sprintf("$%d", n+i), k)
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// rangeFilter returns the WHERE clause selecting rows of r (half-open [lo, hi), open ends) and
+// the user filter, with its arguments.
+func (q *queries) rangeFilter(r Range) (string, []any) {
+	var conds []string
+	var args []any
+	if r.Lo != nil {
+		conds = append(conds, q.keyTuple()+" >= "+q.bound(len(args)+1))
+		args = append(args, toArgs(r.Lo)...)
+	}
+	if r.Hi != nil {
+		conds = append(conds, q.keyTuple()+" < "+q.bound(len(args)+1))
+		args = append(args, toArgs(r.Hi)...)
+	}
+	if q.where != "" {
+		conds = append(conds, "("+q.where+")")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func toArgs(k Key) []any {
+	out := make([]any, len(k))
+	for i, v := range k {
+		out[i] = v
+	}
+	return out
+}
+
+// rangeHash counts and sums the row hashes of one range. The sum is exact (numeric), order
+// independent, and cannot cancel like XOR.
+func (q *queries) rangeHash(r Range) (string, []any) {
+	w, args := q.rangeFilter(r)
+	return "SELECT count(*), coalesce(sum(" + q.hash + "), 0)::text FROM " + q.from + w, args
+}
+
+// rangeRows streams (key texts..., row hash) of one range.
+func (q *queries) rangeRows(r Range) (string, []any) {
+	w, args := q.rangeFilter(r)
+	return "SELECT " + q.keyTexts() + ", " + q.hash + " FROM " + q.from + w, args
+}
+
+// fetchRows reads every compared column as text plus the row hash for a list of keys, given as
+// one text[] parameter per key column.
+func (q *queries) fetchRows() string {
+	cols := make([]string, len(q.cols))
+	for i, c := range q.cols {
+		cols[i] = encode.TextExpr(alias, c)
+	}
+	unnest := make([]string, len(q.key))
+	names := make([]string, len(q.key))
+	on := make([]string, len(q.key))
+	for i, k := range q.key {
+		unnest[i] = encode.FromTextArray(fmt.Sprintf("$%d", i+1), k)
+		names[i] = fmt.Sprintf("k%d", i+1)
+		on[i] = encode.ColumnRef(keyAlias, names[i])
+	}
+	where := ""
+	if q.where != "" {
+		where = " WHERE (" + q.where + ")"
+	}
+	return "SELECT " + keyAlias + ".ord, " + strings.Join(cols, ", ") + ", " + q.hash +
+		" FROM " + q.from + " JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS " +
+		keyAlias + "(" + strings.Join(names, ", ") + ", ord) ON " + q.keyTuple() + " = (" + strings.Join(on, ", ") + ")" + where
+}
+
+// sampleKeys reads the keys of a sample of pages (TABLESAMPLE SYSTEM, percent as $1), sorted.
+func (q *queries) sampleKeys() string {
+	w := ""
+	if q.where != "" {
+		w = " WHERE (" + q.where + ")"
+	}
+	return "SELECT " + q.keyTexts() + " FROM " + q.from + " TABLESAMPLE SYSTEM ($1::float8)" + w + " ORDER BY " + q.orderBy
+}
+
+// everyNthKey reads every $1-th key in key order: exact boundaries for small tables.
+func (q *queries) everyNthKey() string {
+	w := ""
+	if q.where != "" {
+		w = " WHERE (" + q.where + ")"
+	}
+	inner := make([]string, len(q.key))
+	outer := make([]string, len(q.key))
+	for i, k := range q.key {
+		inner[i] = encode.TextExpr(alias, k) + fmt.Sprintf(" AS k%d", i+1)
+		outer[i] = fmt.Sprintf("s.k%d", i+1)
+	}
+	return "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") +
+		", row_number() OVER (ORDER BY " + q.orderBy + ") AS rn FROM " + q.from + w + ") AS s WHERE s.rn % $1 = 0 ORDER BY s.rn"
+}
+
+// tableHash is the whole-table count and hash sum (multiset mode, first pass).
+func (q *queries) tableHash() string {
+	w := ""
+	if q.where != "" {
+		w = " WHERE (" + q.where + ")"
+	}
+	return "SELECT count(*), coalesce(sum(" + q.hash + "), 0)::text FROM " + q.from + w
+}
+
+// hashCounts streams (row hash, copies) in hash order (multiset mode, drill-down).
+func (q *queries) hashCounts() string {
+	w := ""
+	if q.where != "" {
+		w = " WHERE (" + q.where + ")"
+	}
+	return "SELECT h, count(*) FROM (SELECT " + q.hash + " AS h FROM " + q.from + w + ") AS s GROUP BY h ORDER BY h"
+}
+
+// rowsByHash reads one copy of each row whose hash is in $1 (multiset mode).
+func (q *queries) rowsByHash() string {
+	cols := make([]string, len(q.cols))
+	for i, c := range q.cols {
+		cols[i] = encode.TextExpr(alias, c)
+	}
+	w := ""
+	if q.where != "" {
+		w = " AND (" + q.where + ")"
+	}
+	return "SELECT DISTINCT ON (1) " + q.hash + ", " + strings.Join(cols, ", ") + " FROM " + q.from +
+		" WHERE " + q.hash + " = ANY($1::int8[])" + w + " ORDER BY 1"
+}

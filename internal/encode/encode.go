@@ -1,0 +1,156 @@
+// Package encode owns the canonical row encoding: the SQL expression of the row hash used by
+// every comparison (range checksums, drill-down, whole-row multisets), the SQL that renders values
+// as text, and the Go conversion of those texts to lossless JSON values.
+package encode
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+)
+
+// Built-in type OIDs (stable across PostgreSQL versions).
+const (
+	oidBool        = 16
+	oidBytea       = 17
+	oidChar        = 18
+	oidName        = 19
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidOID         = 26
+	oidMacaddr8    = 774
+	oidMacaddr     = 829
+	oidCidr        = 650
+	oidInet        = 869
+	oidMoney       = 790
+	oidBpchar      = 1042
+	oidVarchar     = 1043
+	oidDate        = 1082
+	oidTime        = 1083
+	oidTimestamp   = 1114
+	oidTimestamptz = 1184
+	oidNumeric     = 1700
+	oidUUID        = 2950
+)
+
+// typedHash lists base types whose own hash function implements exactly the equality pgparity
+// compares with, is the same on every node, and never hashes a non-NULL value to the 0 that
+// hash_record_extended uses for NULL. Everything else is hashed through its canonical text.
+var typedHash = map[uint32]bool{
+	oidBool: true, oidBytea: true, oidChar: true, oidName: true, oidInt8: true, oidInt2: true,
+	oidInt4: true, oidText: true, oidOID: true, oidMacaddr8: true, oidMacaddr: true, oidCidr: true,
+	oidInet: true, oidBpchar: true, oidVarchar: true, oidDate: true, oidTime: true,
+	oidTimestamp: true, oidTimestamptz: true, oidUUID: true,
+}
+
+var collatable = map[uint32]bool{oidText: true, oidVarchar: true, oidBpchar: true, oidName: true}
+
+// Seed is the seed of every row hash.
+const Seed = 0
+
+// RowHashRule documents the row hash's equality rule; it is recorded in every diff file.
+const RowHashRule = "hash_record_extended(ROW(columns in name order), 0): integers, bool, bytea, " +
+	"text types (byte-wise, COLLATE \"C\"), date/time/timestamp[tz], uuid, inet/cidr, macaddr by their " +
+	"own hash; numeric by value (1.0 = 1.00) unless strict; money as numeric; every other type " +
+	"(float, interval, json/jsonb, arrays, enums, composites, ranges, ...) by its text output under " +
+	"pinned session settings"
+
+// RowHash returns the SQL expression (type bigint) hashing the columns of one row of the table
+// aliased as alias. Columns enter the hash in name order, so column order on disk never matters.
+func RowHash(alias string, cols []catalog.Column, strict bool) string {
+	sorted := append([]catalog.Column(nil), cols...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	parts := make([]string, len(sorted))
+	for i, c := range sorted {
+		parts[i] = hashElement(alias, c, strict)
+	}
+	return "pg_catalog.hash_record_extended(ROW(" + strings.Join(parts, ", ") + "), 0)"
+}
+
+// hashElement is one column's contribution to the ROW being hashed.
+func hashElement(alias string, c catalog.Column, strict bool) string {
+	ref := ColumnRef(alias, c.Name)
+	isDomain := c.BaseOID != c.TypeOID
+	switch {
+	case c.BaseOID == oidNumeric && !strict:
+		return castIfDomain(ref, "numeric", isDomain)
+	case c.BaseOID == oidMoney:
+		// money's text depends on lc_monetary; its numeric value does not.
+		return ref + "::numeric"
+	case typedHash[c.BaseOID] && collatable[c.BaseOID]:
+		return "(" + castIfDomain(ref, c.BaseType, isDomain) + ` COLLATE "C")`
+	case typedHash[c.BaseOID]:
+		return castIfDomain(ref, c.BaseType, isDomain)
+	default:
+		return "(" + ref + `::text COLLATE "C")`
+	}
+}
+
+func castIfDomain(ref, base string, isDomain bool) string {
+	if !isDomain {
+		return ref
+	}
+	return ref + "::" + base
+}
+
+// ColumnRef returns alias.column, both quoted.
+func ColumnRef(alias, column string) string {
+	return pgx.Identifier{alias}.Sanitize() + "." + pgx.Identifier{column}.Sanitize()
+}
+
+// TextExpr returns the SQL rendering a column as the text stored in diff files. money is
+// rendered under the pinned lc_monetary=C, so its text is the same on every node.
+func TextExpr(alias string, c catalog.Column) string {
+	return ColumnRef(alias, c.Name) + "::text"
+}
+
+// FromText returns the SQL turning a text parameter back into a value of c's type
+// (lossless: it is PostgreSQL's own input function under the same session settings).
+func FromText(param string, c catalog.Column) string {
+	return "CAST(" + param + "::text AS " + c.Type + ")"
+}
+
+// FromTextArray is FromText for a text[] parameter holding many values.
+func FromTextArray(param string, c catalog.Column) string {
+	return "CAST(" + param + "::text[] AS " + c.Type + "[])"
+}
+
+// JSONValue converts a column's text (nil = NULL) into the diff file's JSON value: integers as
+// exact JSON numbers, booleans as true/false, everything else as PostgreSQL's text.
+func JSONValue(c catalog.Column, text *string) any {
+	if text == nil {
+		return nil
+	}
+	switch c.BaseOID {
+	case oidInt2, oidInt4, oidInt8, oidOID:
+		return json.Number(*text)
+	case oidBool:
+		return *text == "true"
+	}
+	return *text
+}
+
+// Text converts a diff file's JSON value back into the text PostgreSQL reads; ok is false for
+// NULL.
+func Text(v any) (s string, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case bool:
+		if x {
+			return "true", true
+		}
+		return "false", true
+	case json.Number:
+		return x.String(), true
+	case string:
+		return x, true
+	}
+	return "", false
+}
