@@ -1,0 +1,291 @@
+// Command pgparity-bench measures table-diff against the hashing floor on a local 3-node sandbox
+// and prints ratios measured in one run (see README, "Performance").
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgparity/pgparity/internal/sandbox"
+)
+
+const dbName = "bench"
+
+type bench struct {
+	sb     *sandbox.Sandbox
+	bin    string
+	dir    string
+	svc    string
+	rows   int
+	repeat int
+}
+
+func main() {
+	b := &bench{}
+	flag.StringVar(&b.bin, "bin", "./pgparity", "pgparity binary to measure")
+	flag.StringVar(&b.dir, "dir", "", "sandbox directory (default: a temporary directory, destroyed at the end)")
+	flag.IntVar(&b.rows, "rows", 1000000, "rows in public.wide")
+	flag.IntVar(&b.repeat, "repeat", 3, "runs per measurement (the median is reported)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := b.run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "pgparity-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (b *bench) run(ctx context.Context) error {
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		return fmt.Errorf("/usr/bin/time is needed to measure peak RSS (Debian: apt-get install -y time)")
+	}
+	bin, err := filepath.Abs(b.bin)
+	if err != nil {
+		return err
+	}
+	b.bin = bin
+	keep := b.dir != ""
+	if !keep {
+		if b.dir, err = os.MkdirTemp("", "pgparity-bench-"); err != nil {
+			return err
+		}
+	}
+	b.sb, err = sandbox.Up(ctx, sandbox.Options{Dir: b.dir, Nodes: 3})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if !keep {
+			_ = b.sb.Destroy(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := b.load(ctx); err != nil {
+		return err
+	}
+	b.svc = filepath.Join(b.dir, "bench_service.conf")
+	if err := b.sb.WriteServiceFile(b.svc, "bench", dbName); err != nil {
+		return err
+	}
+	cols, err := b.columns(ctx)
+	if err != nil {
+		return err
+	}
+	textFloor := "SELECT sum(hashtextextended(t::text, 0)) FROM public.wide t"
+	typedFloor := "SELECT sum(hash_record_extended(ROW(" + cols + "), 0)) FROM public.wide t"
+	// Warm the caches once so every measurement reads the same way.
+	if _, err := b.floor(ctx, textFloor); err != nil {
+		return err
+	}
+	fmt.Printf("pgparity-bench: 3 nodes, public.wide with %d rows, median of %d runs each\n\n", b.rows, b.repeat)
+
+	floor, err := b.median(func() (time.Duration, error) { return b.floor(ctx, textFloor) })
+	if err != nil {
+		return err
+	}
+	typed, err := b.median(func() (time.Duration, error) { return b.floor(ctx, typedFloor) })
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-46s %9s\n", "text floor  sum(hashtextextended(t::text,0))", fmtDur(floor))
+	fmt.Printf("%-46s %9s  (%.2f x text floor)\n\n", "typed floor sum(hash_record_extended(ROW..),0)", fmtDur(typed), ratio(typed, floor))
+	fmt.Printf("%-34s %9s %8s %8s %10s %8s\n", "case", "time", "/floor", "/typed", "peak RSS", "exit")
+
+	cases := []struct {
+		name  string
+		setup func() error
+		args  []string
+	}{
+		{"identical tables", nil, nil},
+		{"220 scattered differing rows", func() error { return b.scatter(ctx) }, nil},
+		{"n3 truncated, --max-diff-rows 10000", func() error { return b.exec(ctx, "n3", "TRUNCATE public.wide") },
+			[]string{"--max-diff-rows", "10000"}},
+	}
+	for _, c := range cases {
+		if c.setup != nil {
+			if err := c.setup(); err != nil {
+				return err
+			}
+		}
+		var rss int64
+		var code int
+		d, err := b.median(func() (time.Duration, error) {
+			var took time.Duration
+			var err error
+			took, rss, code, err = b.tableDiff(ctx, c.args)
+			return took, err
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-34s %9s %8.2f %8.2f %7d MB %8d\n", c.name, fmtDur(d), ratio(d, floor), ratio(d, typed), rss/1024, code)
+	}
+	return nil
+}
+
+// load creates the database and the sample tables on every node at once.
+func (b *bench) load(ctx context.Context) error {
+	fmt.Fprintf(os.Stderr, "loading %d rows on 3 nodes...\n", b.rows)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range b.sb.Nodes {
+		g.Go(func() error {
+			conn, err := pgx.Connect(gctx, b.sb.ConnString(n, "postgres"))
+			if err != nil {
+				return err
+			}
+			_, _ = conn.Exec(gctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
+			_, err = conn.Exec(gctx, "CREATE DATABASE "+dbName)
+			conn.Close(gctx)
+			if err != nil {
+				return err
+			}
+			if err := sandbox.LoadSample(gctx, b.sb.ConnString(n, dbName), b.rows); err != nil {
+				return err
+			}
+			conn, err = pgx.Connect(gctx, b.sb.ConnString(n, dbName))
+			if err != nil {
+				return err
+			}
+			defer conn.Close(gctx)
+			_, err = conn.Exec(gctx, "VACUUM (ANALYZE) public.wide")
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// columns lists public.wide's columns for the typed floor.
+func (b *bench) columns(ctx context.Context) (string, error) {
+	conn, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[0], dbName))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var cols string
+	err = conn.QueryRow(ctx, `SELECT string_agg('t.' || quote_ident(attname), ', ' ORDER BY attnum)
+		FROM pg_attribute WHERE attrelid = 'public.wide'::regclass AND attnum > 0 AND NOT attisdropped`).Scan(&cols)
+	return cols, err
+}
+
+// floor runs sql on every node at once and returns the wall time.
+func (b *bench) floor(ctx context.Context, sql string) (time.Duration, error) {
+	conns := make([]*pgx.Conn, len(b.sb.Nodes))
+	for i, n := range b.sb.Nodes {
+		c, err := pgx.Connect(ctx, b.sb.ConnString(n, dbName))
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close(ctx)
+		conns[i] = c
+	}
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range conns {
+		g.Go(func() error {
+			var s *string
+			return c.QueryRow(gctx, sql).Scan(&s)
+		})
+	}
+	err := g.Wait()
+	return time.Since(start), err
+}
+
+var rssLine = regexp.MustCompile(`Maximum resident set size \(kbytes\): (\d+)`)
+
+// tableDiff runs the pgparity binary under /usr/bin/time -v and returns wall time, peak RSS (KB)
+// and exit code.
+func (b *bench) tableDiff(ctx context.Context, extra []string) (time.Duration, int64, int, error) {
+	out := filepath.Join(b.dir, "bench_diff.json")
+	args := append([]string{"-v", b.bin, "--service-file", b.svc, "table-diff", "bench", "public.wide", "--quiet", "--out", out}, extra...)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		return 0, 0, 0, err
+	}
+	if code > 1 {
+		return 0, 0, code, fmt.Errorf("table-diff exited %d: %s", code, lastLine(stderr.String()))
+	}
+	m := rssLine.FindStringSubmatch(stderr.String())
+	if m == nil {
+		return 0, 0, code, fmt.Errorf("no RSS in /usr/bin/time output")
+	}
+	rss, _ := strconv.ParseInt(m[1], 10, 64)
+	return took, rss, code, nil
+}
+
+// scatter changes 110 rows on n2 and 110 on n3, spread over the whole key range.
+func (b *bench) scatter(ctx context.Context) error {
+	for node, off := range map[string]int{"n2": 1, "n3": 2} {
+		sql := fmt.Sprintf("UPDATE public.wide SET note = coalesce(note, '') || ' drift' WHERE id IN "+
+			"(SELECT (g * %d + %d) %% %d + 1 FROM generate_series(1, 110) g)", b.rows/110, off*7, b.rows)
+		if err := b.exec(ctx, node, sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) exec(ctx context.Context, node, sql string) error {
+	for _, n := range b.sb.Nodes {
+		if n.Name != node {
+			continue
+		}
+		c, err := pgx.Connect(ctx, b.sb.ConnString(n, dbName))
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, sql)
+		return err
+	}
+	return fmt.Errorf("no node %s", node)
+}
+
+func (b *bench) median(f func() (time.Duration, error)) (time.Duration, error) {
+	var ds []time.Duration
+	for i := 0; i < b.repeat; i++ {
+		d, err := f()
+		if err != nil {
+			return 0, err
+		}
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2], nil
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+func fmtDur(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+func lastLine(s string) string {
+	var last string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if t := strings.TrimSpace(sc.Text()); t != "" && !strings.HasPrefix(t, "Command") {
+			last = t
+		}
+	}
+	return last
+}
