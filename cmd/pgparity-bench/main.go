@@ -33,6 +33,7 @@ type bench struct {
 	svc    string
 	rows   int
 	repeat int
+	extra  []string
 }
 
 func main() {
@@ -41,7 +42,9 @@ func main() {
 	flag.StringVar(&b.dir, "dir", "", "sandbox directory (default: a temporary directory, destroyed at the end)")
 	flag.IntVar(&b.rows, "rows", 1000000, "rows in public.wide")
 	flag.IntVar(&b.repeat, "repeat", 3, "runs per measurement (the median is reported)")
+	diffArgs := flag.String("diff-args", "", "extra table-diff arguments, space separated (e.g. \"--block-size 2000\")")
 	flag.Parse()
+	b.extra = strings.Fields(*diffArgs)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := b.run(ctx); err != nil {
@@ -91,7 +94,8 @@ func (b *bench) run(ctx context.Context) error {
 	if _, err := b.floor(ctx, textFloor); err != nil {
 		return err
 	}
-	fmt.Printf("pgparity-bench: 3 nodes, public.wide with %d rows, median of %d runs each\n\n", b.rows, b.repeat)
+	fmt.Printf("pgparity-bench: 3 nodes, public.wide with %d rows, median of %d runs each, table-diff %s\n\n",
+		b.rows, b.repeat, strings.Join(b.extra, " "))
 
 	floor, err := b.median(func() (time.Duration, error) { return b.floor(ctx, textFloor) })
 	if err != nil {
@@ -210,7 +214,8 @@ var rssLine = regexp.MustCompile(`Maximum resident set size \(kbytes\): (\d+)`)
 // and exit code.
 func (b *bench) tableDiff(ctx context.Context, extra []string) (time.Duration, int64, int, error) {
 	out := filepath.Join(b.dir, "bench_diff.json")
-	args := append([]string{"-v", b.bin, "--service-file", b.svc, "table-diff", "bench", "public.wide", "--quiet", "--out", out}, extra...)
+	args := []string{"-v", b.bin, "--service-file", b.svc, "table-diff", "bench", "public.wide", "--quiet", "--out", out}
+	args = append(append(args, b.extra...), extra...)
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
