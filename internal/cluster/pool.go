@@ -28,6 +28,9 @@ var SessionSettings = map[string]string{
 	"search_path":        "",
 	"application_name":   "pgparity",
 	"lc_monetary":        "C",
+	// Key bounds arrive as text parameters cast to the key's type; custom plans fold those casts
+	// into constants instead of evaluating them for every row.
+	"plan_cache_mode": "force_custom_plan",
 }
 
 // PoolOptions bound and time the connections to each node.

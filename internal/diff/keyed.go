@@ -88,12 +88,28 @@ func (e *engine) scanRanges(ctx context.Context, ranges []Range) (*candidates, e
 	return cands, nil
 }
 
-// checkRange compares one range across nodes and, when it differs, finds its differing keys.
+// checkRange compares one range across nodes, per sub-range, and finds the differing keys of the
+// sub-ranges whose checksums differ.
 func (e *engine) checkRange(ctx context.Context, w int, r Range, cands *candidates) (full bool, err error) {
-	sums := make([]rangeSum, len(e.sessions))
+	sums := make([]map[int]rangeSum, len(e.sessions))
 	sql, args := e.q.rangeHash(r)
 	err = e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, sql, args...).Scan(&sums[i].count, &sums[i].sum); err != nil {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("hash range %d: %w", r.Index, err)
+		}
+		defer rows.Close()
+		sums[i] = map[int]rangeSum{}
+		for rows.Next() {
+			var sub int
+			var s rangeSum
+			if err := rows.Scan(&sub, &s.count, &s.sum); err != nil {
+				return fmt.Errorf("hash range %d: %w", r.Index, err)
+			}
+			sums[i][sub] = s
+			e.rowsCompared[i].Add(s.count)
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("hash range %d: %w", r.Index, err)
 		}
 		return nil
@@ -101,21 +117,28 @@ func (e *engine) checkRange(ctx context.Context, w int, r Range, cands *candidat
 	if err != nil {
 		return false, err
 	}
-	for i, s := range sums {
-		e.rowsCompared[i].Add(s.count)
+	var differing []int
+	for sub := 0; sub <= len(r.Subs); sub++ {
+		for _, s := range sums[1:] {
+			if s[sub] != sums[0][sub] { // a missing sub-range reads as (0, "")
+				differing = append(differing, sub)
+				break
+			}
+		}
 	}
-	same := true
-	for _, s := range sums[1:] {
-		same = same && s == sums[0]
-	}
-	e.progress.RangeDone(!same)
-	if same {
+	e.progress.RangeDone(len(differing) > 0)
+	if len(differing) == 0 {
 		return false, nil
 	}
 	cands.mu.Lock()
 	cands.differs++
 	cands.mu.Unlock()
-	return e.drillDown(ctx, w, r, cands)
+	for _, sub := range differing {
+		if full, err := e.drillDown(ctx, w, r.sub(sub), cands); full || err != nil {
+			return full, err
+		}
+	}
+	return false, nil
 }
 
 // drillDown streams (key, row hash) of a differing range from every node and adds the keys whose

@@ -16,10 +16,31 @@ type Key []string
 func (k Key) id() string { return strings.Join(k, "\x00") }
 
 // Range is a half-open key range [Lo, Hi); a nil bound is open. The first range is open below and
-// the last open above, so every row of every node lands in exactly one range.
+// the last open above, so every row of every node lands in exactly one range. Subs split the
+// range further (sub-range i is [Subs[i-1], Subs[i]) within [Lo, Hi)): one hashing query returns
+// a checksum per sub-range, so a difference costs a drill-down of one sub-range only.
 type Range struct {
 	Index  int
 	Lo, Hi Key
+	Subs   []Key
+}
+
+// subRanges is how many sub-ranges each range is split into.
+const subRanges = 10
+
+// sub returns sub-range i of r as a range of its own.
+func (r Range) sub(i int) Range {
+	if len(r.Subs) == 0 {
+		return r
+	}
+	s := Range{Index: r.Index, Lo: r.Lo, Hi: r.Hi}
+	if i > 0 {
+		s.Lo = r.Subs[i-1]
+	}
+	if i < len(r.Subs) {
+		s.Hi = r.Subs[i]
+	}
+	return s
 }
 
 // maxSample bounds the keys read to plan ranges.
@@ -40,31 +61,39 @@ func planRanges(ctx context.Context, tx pgx.Tx, q *queries, estRows float64, blo
 	}
 	var bounds []Key
 	var err error
-	nRanges := int(math.Ceil(estRows / float64(blockSize)))
+	nSubs := int(math.Ceil(estRows / float64(blockSize) * subRanges))
 	if estRows <= 20*float64(blockSize) || estRows <= 200000 {
-		bounds, err = readKeys(ctx, tx, q.everyNthKey(), len(q.key), blockSize)
+		step := max(1, blockSize/subRanges)
+		bounds, err = readKeys(ctx, tx, q.everyNthKey(), len(q.key), step)
 	} else {
-		perRange := float64(maxSample) / float64(nRanges)
-		if perRange > 50 {
-			perRange = 50
-		}
-		pct := math.Min(100, 100*perRange*float64(nRanges)/estRows)
+		perSub := math.Min(10, float64(maxSample)/float64(nSubs))
+		pct := math.Min(100, 100*perSub*float64(nSubs)/estRows)
 		var sample []Key
 		sample, err = readKeys(ctx, tx, q.sampleKeys(), len(q.key), pct)
 		if err == nil {
-			bounds = pickBounds(sample, nRanges)
+			bounds = pickBounds(sample, nSubs)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("plan key ranges: %w", err)
 	}
-	ranges := make([]Range, 0, len(bounds)+1)
-	var lo Key
-	for _, b := range bounds {
-		ranges = append(ranges, Range{Index: len(ranges), Lo: lo, Hi: b})
-		lo = b
+	return groupBounds(bounds, subRanges), nil
+}
+
+// groupBounds turns ascending boundaries into ranges of per sub-ranges each: every per-th
+// boundary ends a range, the others split it.
+func groupBounds(bounds []Key, per int) []Range {
+	ranges := []Range{{Index: 0}}
+	for i, b := range bounds {
+		cur := &ranges[len(ranges)-1]
+		if (i+1)%per == 0 {
+			cur.Hi = b
+			ranges = append(ranges, Range{Index: len(ranges), Lo: b})
+			continue
+		}
+		cur.Subs = append(cur.Subs, b)
 	}
-	return append(ranges, Range{Index: len(ranges), Lo: lo}), nil
+	return ranges
 }
 
 // pickBounds takes n-1 evenly spaced keys of a sorted sample as range boundaries.

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/pgparity/pgparity/internal/catalog"
@@ -93,11 +94,33 @@ func toArgs(k Key) []any {
 	return out
 }
 
-// rangeHash counts and sums the row hashes of one range. The sum is exact (numeric), order
-// independent, and cannot cancel like XOR.
+// rangeHash counts and sums the row hashes of one range, per sub-range: rows of (sub-range,
+// count, sum). The sum is exact (numeric), order independent, and cannot cancel like XOR.
 func (q *queries) rangeHash(r Range) (string, []any) {
 	w, args := q.rangeFilter(r)
-	return "SELECT count(*), coalesce(sum(" + q.hash + "), 0)::text FROM " + q.from + w, args
+	bucket := "0"
+	if len(r.Subs) > 0 {
+		bucket, args = q.bucket(r.Subs, 0, len(r.Subs), args)
+	}
+	// OFFSET 0 keeps the subquery: the hash is computed below the aggregation, so grouping sorts
+	// (sub-range, hash) pairs instead of whole rows.
+	return "SELECT s.b, count(*), coalesce(sum(s.h), 0)::text FROM (SELECT " + bucket + " AS b, " + q.hash +
+		" AS h FROM " + q.from + w + " OFFSET 0) AS s GROUP BY s.b", args
+}
+
+// bucket returns a CASE expression numbering the sub-range (lo..hi) a row's key falls in, by
+// binary search over the boundaries subs[lo:hi], with the same row-value comparisons as the range
+// filters (so a key lands in the same sub-range everywhere).
+func (q *queries) bucket(subs []Key, lo, hi int, args []any) (string, []any) {
+	if lo == hi {
+		return strconv.Itoa(lo), args
+	}
+	mid := (lo + hi) / 2
+	cond := q.keyTuple() + " < " + q.bound(len(args)+1)
+	args = append(args, toArgs(subs[mid])...)
+	left, args := q.bucket(subs, lo, mid, args)
+	right, args := q.bucket(subs, mid+1, hi, args)
+	return "CASE WHEN " + cond + " THEN " + left + " ELSE " + right + " END", args
 }
 
 // rangeRows streams (key texts..., row hash) of one range.

@@ -35,7 +35,7 @@ type Diff struct {
 	FinishedAt time.Time `json:"finished_at"`
 	Options    Options   `json:"options"`
 	Summary    Summary   `json:"summary"`
-	Rows       []Row     `json:"rows"`
+	Rows       []Row     `json:"rows"` // must stay the last field: Write streams it
 	// Transient holds keys that differed at first but agreed when re-read after --recheck.
 	Transient []Row `json:"transient,omitempty"`
 }
@@ -182,10 +182,58 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 // PairKey names the pair of nodes a and b in Summary.Pairs ("n1/n2"), in the given order.
 func PairKey(a, b string) string { return a + "/" + b }
 
-// Write encodes d as indented JSON.
+// Write encodes d as indented JSON. Rows are encoded one at a time, so writing a large diff
+// never holds a second copy of it in memory.
 func Write(w io.Writer, d *Diff) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(d)
+	head := *d
+	head.Rows, head.Transient = nil, nil
+	b, err := json.MarshalIndent(head, "", "  ")
+	if err != nil {
+		return err
+	}
+	// head ends with `"rows": null` then "}": replace that field with the streamed arrays.
+	const tail = ",\n  \"rows\": null\n}"
+	if !bytes.HasSuffix(b, []byte(tail)) {
+		return fmt.Errorf("diff encoding: unexpected layout")
+	}
+	bw := &errWriter{w: w}
+	bw.write(b[:len(b)-len(tail)])
+	writeRows(bw, "rows", d.Rows)
+	if len(d.Transient) > 0 {
+		writeRows(bw, "transient", d.Transient)
+	}
+	bw.write([]byte("\n}\n"))
+	return bw.err
+}
+
+func writeRows(bw *errWriter, name string, rows []Row) {
+	bw.write([]byte(",\n  \"" + name + "\": ["))
+	for i := range rows {
+		if i > 0 {
+			bw.write([]byte(","))
+		}
+		b, err := json.Marshal(&rows[i])
+		if err != nil {
+			bw.err = err
+			return
+		}
+		bw.write([]byte("\n    "))
+		bw.write(b)
+	}
+	if len(rows) > 0 {
+		bw.write([]byte("\n  "))
+	}
+	bw.write([]byte("]"))
+}
+
+// errWriter remembers the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
 }
