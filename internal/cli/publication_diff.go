@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/schema"
+)
+
+func init() { commands = append(commands, newPublicationDiffCmd) }
+
+type publicationDiffOptions struct {
+	nodes          []string
+	concurrency    int
+	maxConnections int
+	blockSize      int
+	maxDiffRows    int
+	quiet          bool
+	json           bool
+}
+
+func newPublicationDiffCmd(g *globals) *cobra.Command {
+	o := &publicationDiffOptions{}
+	c := &cobra.Command{
+		Use:   "publication-diff [CLUSTER] PUBLICATION",
+		Short: "Compare a publication's definition and the data of every member table across the cluster's nodes",
+		Long: `publication-diff compares PUBLICATION on every node that has it (FOR ALL TABLES, published
+operations, publish_via_partition_root, each table's column list and row filter) and reports tables
+that are members on one node but not another. A node without the publication (a subscriber) is
+represented by the tables of its subscriptions to it. It then data-diffs every member table,
+restricted to the published columns and rows, like schema-diff: one diff file per differing table
+in output_dir and a summary of every table.
+
+Exit codes: 0 identical, 1 something differs, 2 usage or input error (e.g. a node has neither the
+publication nor a subscription to it), 3 a table's comparison failed.`,
+		Args: argsRange(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPublicationDiff(cmd, g, o, args)
+		},
+	}
+	f := c.Flags()
+	f.StringSliceVar(&o.nodes, "nodes", nil, "nodes to compare, e.g. n1,n3 (default: all; at least 2)")
+	f.IntVar(&o.concurrency, "concurrency", 0, "tables compared at once (default from config: CPU cores)")
+	f.IntVar(&o.maxConnections, "max-connections", 0, "connections per node, shared by all tables (default from config)")
+	f.IntVar(&o.blockSize, "block-size", 0, "rows per key range (default from config: 10000)")
+	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "per table, stop after this many differing keys (default from config)")
+	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
+	f.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
+	return c
+}
+
+func runPublicationDiff(cmd *cobra.Command, g *globals, o *publicationDiffOptions, args []string) error {
+	ctx := cmd.Context()
+	clusterName, pub := "", args[len(args)-1]
+	if len(args) == 2 {
+		clusterName = args[0]
+	}
+	pub, err := parseSchemaName(pub) // publication names follow the same identifier rules
+	if err != nil {
+		return err
+	}
+	e, cl, nodes, err := setupMulti(g, clusterName, o.nodes, multiFlags{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
+	if err != nil {
+		return err
+	}
+	pools, err := cluster.Connect(ctx, nodes, e.poolOptions())
+	if err != nil {
+		return err
+	}
+	defer pools.Close()
+	res, err := schema.Publication(ctx, pools, schema.PublicationOptions{
+		Publication: pub, Data: dataOptions(cl.Name, e.settings, g.version),
+	})
+	if err != nil {
+		return err
+	}
+	files, err := writeTableDiffs(e.settings.OutputDir, res.Tables)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	switch {
+	case o.json:
+		if err := writeJSON(w, struct {
+			*schema.PublicationResult
+			DiffFiles map[string]string `json:"diff_files"`
+		}{res, files}); err != nil {
+			return err
+		}
+	case !o.quiet:
+		printPublicationResult(w, res, files)
+	}
+	return outcome(res.Failed(), res.Differs())
+}
+
+func printPublicationResult(w io.Writer, res *schema.PublicationResult, files map[string]string) {
+	roles := make([]string, len(res.Nodes))
+	for i, n := range res.Nodes {
+		roles[i] = n + " " + res.Roles[n]
+	}
+	fmt.Fprintf(w, "publication %s on %s\n\n", res.Publication, strings.Join(roles, ", "))
+	if len(res.Definition) == 0 {
+		fmt.Fprintln(w, "definition and members: identical")
+	} else {
+		fmt.Fprintf(w, "definition and members: %d difference(s)\n", len(res.Definition))
+		for _, d := range res.Definition {
+			fmt.Fprintf(w, "  %s\n", d.Describe(res.Nodes))
+		}
+	}
+	fmt.Fprintln(w)
+	printTables(w, res.Nodes, res.Tables, files)
+}

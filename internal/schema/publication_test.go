@@ -1,0 +1,103 @@
+package schema
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/sandbox"
+)
+
+func TestPublicationPublisherSubscriber(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY, v text);
+		CREATE TABLE public.b (id int PRIMARY KEY, v text, secret text);
+		CREATE TABLE public.c (id int PRIMARY KEY)`)
+	db.Exec(t, `INSERT INTO public.a SELECT g, 'a' || g FROM generate_series(1, 30) g;
+		INSERT INTO public.b SELECT g, 'b' || g, 'x' FROM generate_series(1, 30) g;
+		INSERT INTO public.c SELECT g FROM generate_series(1, 3) g;
+		CREATE PUBLICATION p FOR TABLE public.a, public.b (id, v) WHERE (id > 10)`, "n1")
+	sub := subscribe(t, db, "n2", "p", "")
+	// Left out of the subscriber's copy: added to the publication, never refreshed on n2.
+	db.Exec(t, `ALTER PUBLICATION p ADD TABLE public.c`, "n1")
+	db.Exec(t, `DELETE FROM public.a WHERE id = 17`, "n2")
+	pools := connect(t, db, 4, "n1", "n2")
+
+	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"n1": "publisher", "n2": "subscriber (" + sub + ")"}; !reflect.DeepEqual(res.Roles, want) {
+		t.Errorf("roles %v", res.Roles)
+	}
+	var defs []string
+	for _, d := range res.Definition {
+		defs = append(defs, d.Describe(res.Nodes))
+	}
+	if want := []string{"table public.c: only on n1 (published), not on n2"}; !reflect.DeepEqual(defs, want) {
+		t.Errorf("definition:\n got %q\nwant %q", defs, want)
+	}
+	type row struct {
+		name, status, data string
+		rows               int
+		where              string
+		columns            []string
+	}
+	var got []row
+	for _, tb := range res.Tables {
+		r := row{name: tb.Name, status: tb.Status, data: tb.Data.Status, rows: tb.Data.DifferingRows}
+		if tb.Data.Diff != nil {
+			r.where = tb.Data.Diff.Options.Where
+			for _, c := range tb.Data.Diff.Columns {
+				r.columns = append(r.columns, c.Name)
+			}
+		}
+		got = append(got, r)
+	}
+	want := []row{
+		{"public.a", StatusDiffer, StatusDiffer, 1, "", []string{"id", "v"}},
+		{"public.b", StatusIdentical, StatusIdentical, 0, "(id > 10)", []string{"id", "v"}},
+		{"public.c", StatusDiffer, StatusDiffer, 3, "", []string{"id"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tables:\n got %+v\nwant %+v", got, want)
+	}
+	if a := res.Tables[0].Data.Diff; a.Summary.MissingOn["n2"] != 1 || a.Rows[0].Key[0].Value.(interface{ String() string }).String() != "17" {
+		t.Errorf("public.a: %+v", a.Summary)
+	}
+	if !res.Differs() || len(res.Failed()) > 0 {
+		t.Errorf("Differs %v Failed %v", res.Differs(), res.Failed())
+	}
+}
+
+func TestPublicationDefinitionAndUnknown(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY)`)
+	db.Exec(t, `CREATE PUBLICATION p FOR TABLE public.a`, "n1", "n2")
+	db.Exec(t, `ALTER PUBLICATION p SET (publish = 'insert, update', publish_via_partition_root = true)`, "n2")
+	pools := connect(t, db, 2, "n1", "n2", "n3")
+	ctx := testContext(t)
+	_, err := Publication(ctx, pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	if !fault.IsInput(err) || err.Error() != `publication "p" does not exist on node(s) n3, and no subscription there subscribes to it` {
+		t.Errorf("got %v", err)
+	}
+	_, err = Publication(ctx, pools, PublicationOptions{Publication: "nope", Data: dataOptions()})
+	if !fault.IsInput(err) || err.Error() != `publication "nope" does not exist on node(s) n1, n2, n3, and no subscription there subscribes to it` {
+		t.Errorf("got %v", err)
+	}
+	res, err := Publication(ctx, connect(t, db, 2, "n1", "n2"), PublicationOptions{Publication: "p", Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defs []string
+	for _, d := range res.Definition {
+		defs = append(defs, d.Describe(res.Nodes))
+	}
+	want := []string{
+		"operations: n1 = insert, update, delete, truncate; n2 = insert, update",
+		"publish_via_partition_root: n1 = false; n2 = true",
+	}
+	if !reflect.DeepEqual(defs, want) || len(res.Tables) != 1 || res.Tables[0].Status != StatusIdentical {
+		t.Errorf("definition:\n got %q\nwant %q\ntables %+v", defs, want, res.Tables)
+	}
+}

@@ -1,0 +1,24 @@
+-- Sequences of the schema with their current state and the column that owns them (OWNED BY, a
+-- serial column, or an identity column), if any. last_value is NULL until nextval or setval was
+-- called on this node.
+SELECT s.sequencename::text,
+       s.increment_by,
+       s.start_value,
+       s.last_value,
+       tn.nspname::text,
+       t.relname::text,
+       t.relkind::text,
+       a.attname::text
+FROM pg_catalog.pg_sequences s
+JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
+LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                AND d.objid = c.oid
+                                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                AND d.refobjsubid > 0
+                                AND d.deptype IN ('a', 'i')
+LEFT JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE s.schemaname = $1
+ORDER BY s.sequencename COLLATE "C"
