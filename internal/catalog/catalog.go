@@ -41,8 +41,9 @@ type Column struct {
 	Category      string // pg_type.typcategory of the base type (A = array, N = numeric ...)
 	NotNull       bool
 	Generated     bool
-	Deterministic bool // collation is deterministic (or the type is not collatable)
-	Num           int  // attnum on the node the metadata was read from
+	Deterministic bool   // collation is deterministic (or the type is not collatable)
+	Num           int    // attnum on the node the metadata was read from
+	Collation     string // provider:locale ordering the column; "" when not collatable
 }
 
 // Table is the metadata of one table on one node.
@@ -125,7 +126,7 @@ func Load(ctx context.Context, q Querier, schema, name string) (*Table, error) {
 	t.Columns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Column, error) {
 		var c Column
 		err := r.Scan(&c.Name, &c.Type, &c.TypeOID, &c.BaseType, &c.BaseOID, &c.TypType, &c.Category,
-			&c.NotNull, &c.Generated, &c.Deterministic, &c.Num)
+			&c.NotNull, &c.Generated, &c.Deterministic, &c.Num, &c.Collation)
 		return c, err
 	})
 	if err != nil {

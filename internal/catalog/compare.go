@@ -19,6 +19,10 @@ type Comparison struct {
 	Table   *Table   // metadata from the first node
 	Columns []Column // compared columns, key columns included, in the first node's column order
 	Skipped []Skipped
+	// KeyBytewise says key comparisons must use COLLATE "C": a text key column is ordered by
+	// different (or nondeterministic) collations on different nodes, so native order could put
+	// one key in different ranges on different nodes.
+	KeyBytewise bool
 }
 
 // Compare checks that the table has the same columns (names and types) and the same key on every
@@ -35,11 +39,23 @@ func Compare(nodes []string, tables []*Table, include, exclude []string) (*Compa
 	for _, c := range exclude {
 		excluded[c] = true
 	}
-	for _, name := range append(append([]string{}, include...), exclude...) {
+	for _, name := range include {
 		for i, t := range tables {
 			if _, ok := t.Column(name); !ok {
-				return nil, fault.Input("column %q (named in --columns/--exclude-columns) does not exist in %s on node %s", name, t.Ident(), nodes[i])
+				return nil, fault.Input("column %q (named in --columns) does not exist in %s on node %s", name, t.Ident(), nodes[i])
 			}
+		}
+	}
+	// An excluded column need only exist somewhere: excluding a column that some nodes lack is
+	// how a common subset is compared.
+	for _, name := range exclude {
+		found := false
+		for _, t := range tables {
+			_, ok := t.Column(name)
+			found = found || ok
+		}
+		if !found {
+			return nil, fault.Input("column %q (named in --exclude-columns) does not exist in %s on any node", name, ref.Ident())
 		}
 	}
 	inScope := func(name string) bool {
@@ -101,6 +117,7 @@ func Compare(nodes []string, tables []*Table, include, exclude []string) (*Compa
 	if len(cmp.Columns) == 0 {
 		return nil, fault.Input("no column of %s left to compare", ref.Ident())
 	}
+	cmp.KeyBytewise = keyCollationsDiffer(ref.Key, tables)
 	return cmp, nil
 }
 
@@ -125,4 +142,19 @@ func (c *Comparison) KeyColumns() []Column {
 		out = append(out, col)
 	}
 	return out
+}
+
+// keyCollationsDiffer reports whether any collatable key column is ordered differently on some
+// node (another provider or locale) or by a nondeterministic collation.
+func keyCollationsDiffer(key []string, tables []*Table) bool {
+	for _, k := range key {
+		first, _ := tables[0].Column(k)
+		for _, t := range tables {
+			c, _ := t.Column(k)
+			if c.Collation != first.Collation || (c.Collation != "" && !c.Deterministic) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -38,6 +38,9 @@ func newQueries(cmp *catalog.Comparison, strict bool, where string) *queries {
 	refs := make([]string, len(q.key))
 	for i, k := range q.key {
 		refs[i] = encode.ColumnRef(alias, k.Name)
+		if cmp.KeyBytewise && k.Collation != "" {
+			refs[i] = "(" + refs[i] + ` COLLATE "C")`
+		}
 	}
 	q.orderBy = strings.Join(refs, ", ")
 	return q
@@ -46,11 +49,11 @@ func newQueries(cmp *catalog.Comparison, strict bool, where string) *queries {
 // keyTuple is "(k1, k2)" for row-value comparisons.
 func (q *queries) keyTuple() string { return "(" + q.orderBy + ")" }
 
-// keyTexts is "k1::text, k2::text".
+// keyTexts is "k1::text, k2::text": one text per key value, equal for equal keys.
 func (q *queries) keyTexts() string {
 	parts := make([]string, len(q.key))
 	for i, k := range q.key {
-		parts[i] = encode.TextExpr(alias, k)
+		parts[i] = encode.KeyTextExpr(alias, k)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -144,13 +147,15 @@ func (q *queries) fetchRows() string {
 		names[i] = fmt.Sprintf("k%d", i+1)
 		on[i] = encode.ColumnRef(keyAlias, names[i])
 	}
-	where := ""
+	from := q.from
 	if q.where != "" {
-		where = " WHERE (" + q.where + ")"
+		// The filter sees the table alone, as validateWhere checked it: beside the unnest, its
+		// column names could clash with k1.., ord ("column reference is ambiguous").
+		from = "(SELECT * FROM " + q.from + " WHERE (" + q.where + ")) AS " + alias
 	}
 	return "SELECT " + keyAlias + ".ord, " + strings.Join(cols, ", ") + ", " + q.hash +
-		" FROM " + q.from + " JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS " +
-		keyAlias + "(" + strings.Join(names, ", ") + ", ord) ON " + q.keyTuple() + " = (" + strings.Join(on, ", ") + ")" + where
+		" FROM " + from + " JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS " +
+		keyAlias + "(" + strings.Join(names, ", ") + ", ord) ON " + q.keyTuple() + " = (" + strings.Join(on, ", ") + ")"
 }
 
 // sampleKeys reads the keys of a sample of pages (TABLESAMPLE SYSTEM, percent as $1), sorted.
@@ -171,7 +176,7 @@ func (q *queries) everyNthKey() string {
 	inner := make([]string, len(q.key))
 	outer := make([]string, len(q.key))
 	for i, k := range q.key {
-		inner[i] = encode.TextExpr(alias, k) + fmt.Sprintf(" AS k%d", i+1)
+		inner[i] = encode.KeyTextExpr(alias, k) + fmt.Sprintf(" AS k%d", i+1)
 		outer[i] = fmt.Sprintf("s.k%d", i+1)
 	}
 	return "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") +

@@ -14,15 +14,18 @@ import (
 )
 
 // checkWhereText rejects filter text that could end the expression it is placed in: statement
-// separators, comments, and parentheses that close more than they open. Quoted strings,
-// identifiers and dollar-quoted bodies are skipped.
+// separators, comments, and parentheses that close more than they open; and text that reaches
+// beyond the table: subqueries (SELECT, TABLE, VALUES) and parameters. Quoted strings,
+// identifiers and dollar-quoted bodies are skipped the way PostgreSQL's lexer skips them.
 func checkWhereText(w string) error {
 	depth := 0
 	for i := 0; i < len(w); i++ {
 		c := w[i]
 		switch {
 		case c == '\'':
-			escapes := i > 0 && (w[i-1] == 'E' || w[i-1] == 'e')
+			// E'...' is an escape string only when the E is a token of its own: in name'...' (a
+			// typed literal) the e ends an identifier and a backslash is a plain character.
+			escapes := i > 0 && (w[i-1] == 'E' || w[i-1] == 'e') && !inIdentifier(w, i-1)
 			j := i + 1
 			for ; j < len(w); j++ {
 				if escapes && w[j] == '\\' {
@@ -47,7 +50,10 @@ func checkWhereText(w string) error {
 				return fault.Input("--where has an unterminated quoted identifier")
 			}
 			i += j + 1
-		case c == '$':
+		case c == '$' && !inIdentifier(w, i): // inside an identifier, $ is a plain character
+			if i+1 < len(w) && w[i+1] >= '0' && w[i+1] <= '9' {
+				return fault.Input("--where must not contain parameters ($1, $2 ...): write the values")
+			}
 			end := strings.IndexByte(w[i+1:], '$')
 			if end >= 0 && isTag(w[i+1:i+1+end]) {
 				tag := w[i : i+end+2]
@@ -57,6 +63,16 @@ func checkWhereText(w string) error {
 				}
 				i += len(tag) + close + len(tag) - 1
 			}
+		case isIdentStart(c) && (i == 0 || !isIdentChar(w[i-1])):
+			j := i
+			for j < len(w) && isIdentChar(w[j]) {
+				j++
+			}
+			switch word := strings.ToUpper(w[i:j]); word {
+			case "SELECT", "TABLE", "VALUES":
+				return fault.Input("--where must be a boolean expression over the table's columns: subqueries (%s) are not allowed (quote a column of that name)", word)
+			}
+			i = j - 1
 		case c == ';':
 			return fault.Input("--where must be a single boolean expression: ';' is not allowed")
 		case c == '-' && i+1 < len(w) && w[i+1] == '-', c == '/' && i+1 < len(w) && w[i+1] == '*':
@@ -86,6 +102,24 @@ func isTag(s string) bool {
 		}
 	}
 	return true
+}
+
+// isIdentStart and isIdentChar follow PostgreSQL's lexer: identifiers start with a letter, '_' or
+// a non-ASCII byte and continue with those, digits and '$'.
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' }
+
+// inIdentifier reports whether w[i] continues an unquoted identifier begun before it (as opposed
+// to starting a token, or following a number).
+func inIdentifier(w string, i int) bool {
+	j := i
+	for j > 0 && isIdentChar(w[j-1]) {
+		j--
+	}
+	return j < i && isIdentStart(w[j])
 }
 
 // validateWhere checks the filter on every node: EXPLAIN must accept it as the WHERE clause of a
@@ -120,7 +154,18 @@ func validateWhere(ctx context.Context, pools cluster.Pools, t *catalog.Table, w
 	return g.Wait()
 }
 
-// subplan returns what in an EXPLAIN JSON plan shows the filter reaches beyond the table.
+// scanNodes are the plan nodes a filter on the table alone can produce: scans of the table (or of
+// its partitions, aliased alias_N), their bitmap helpers, Append over partitions, Gather for
+// parallel scans, and Result for constant filters.
+var scanNodes = map[string]bool{
+	"Seq Scan": true, "Index Scan": true, "Index Only Scan": true, "Bitmap Heap Scan": true,
+	"Bitmap Index Scan": true, "BitmapAnd": true, "BitmapOr": true, "Tid Scan": true,
+	"Tid Range Scan": true, "Foreign Scan": true, "Append": true, "Gather": true, "Result": true,
+}
+
+// subplan returns what in an EXPLAIN JSON plan shows the filter reaches beyond the table: a
+// subplan, or any node other than a scan of the table (a subquery the planner pulled up into a
+// join, a VALUES list, a function scan ...).
 func subplan(plan string) string {
 	var v any
 	if err := json.Unmarshal([]byte(plan), &v); err != nil {
@@ -135,6 +180,12 @@ func subplan(plan string) string {
 			}
 			if p, _ := n["Parent Relationship"].(string); p == "InitPlan" || p == "SubPlan" {
 				return "subquery"
+			}
+			if t, ok := n["Node Type"].(string); ok && !scanNodes[t] {
+				return "subquery (" + t + ")"
+			}
+			if a, ok := n["Alias"].(string); ok && a != alias && !isPartitionAlias(a) {
+				return "subquery (scan of " + a + ")"
 			}
 			for _, c := range n {
 				if r := walk(c); r != "" {
@@ -151,4 +202,19 @@ func subplan(plan string) string {
 		return ""
 	}
 	return walk(v)
+}
+
+// isPartitionAlias reports whether a is the alias PostgreSQL gives a partition scanned for the
+// table aliased alias: alias_1, alias_2 ...
+func isPartitionAlias(a string) bool {
+	n, ok := strings.CutPrefix(a, alias+"_")
+	if !ok || n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

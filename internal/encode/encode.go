@@ -43,10 +43,16 @@ const (
 // compares with, is the same on every node, and never hashes a non-NULL value to the 0 that
 // hash_record_extended uses for NULL. Everything else is hashed through its canonical text.
 var typedHash = map[uint32]bool{
-	oidBool: true, oidBytea: true, oidChar: true, oidName: true, oidInt8: true, oidInt2: true,
+	oidBool: true, oidBytea: true, oidChar: true, oidName: true, oidInt2: true,
 	oidInt4: true, oidText: true, oidOID: true, oidMacaddr8: true, oidMacaddr: true, oidCidr: true,
-	oidInet: true, oidBpchar: true, oidVarchar: true, oidDate: true, oidTime: true,
-	oidTimestamp: true, oidTimestamptz: true, oidUUID: true,
+	oidInet: true, oidBpchar: true, oidVarchar: true, oidDate: true, oidUUID: true,
+}
+
+// sendHash lists 64-bit types whose own hash (hashint8extended, and the time and timestamp hashes
+// built on it) folds the value into 32 bits first, so that 1 and 4294967296 hash equal. They are
+// hashed through their 8-byte binary form (a bytea) instead.
+var sendHash = map[uint32]string{
+	oidInt8: "int8send", oidTime: "time_send", oidTimestamp: "timestamp_send", oidTimestamptz: "timestamptz_send",
 }
 
 var collatable = map[uint32]bool{oidText: true, oidVarchar: true, oidBpchar: true, oidName: true}
@@ -55,11 +61,11 @@ var collatable = map[uint32]bool{oidText: true, oidVarchar: true, oidBpchar: tru
 const Seed = 0
 
 // RowHashRule documents the row hash's equality rule; it is recorded in every diff file.
-const RowHashRule = "hash_record_extended(ROW(columns in name order), 0): integers, bool, bytea, " +
-	"text types (byte-wise, COLLATE \"C\"), date/time/timestamp[tz], uuid, inet/cidr, macaddr by their " +
-	"own hash; numeric by value (1.0 = 1.00) unless strict; money as numeric; every other type " +
-	"(float, interval, json/jsonb, arrays, enums, composites, ranges, ...) by its text output under " +
-	"pinned session settings"
+const RowHashRule = "hash_record_extended(ROW(columns in name order), 0): smallint, integer, oid, bool, " +
+	"bytea, text types (byte-wise, COLLATE \"C\"), date, uuid, inet/cidr, macaddr by their own hash; " +
+	"bigint, time, timestamp[tz] by their 8-byte binary form; numeric by value (trim_scale text: " +
+	"1.0 = 1.00) unless strict; money as numeric text; every other type (float, interval, json/jsonb, " +
+	"arrays, enums, composites, ranges, ...) by its text output under pinned session settings"
 
 // RowHash returns the SQL expression (type bigint) hashing the columns of one row of the table
 // aliased as alias. Columns enter the hash in name order, so column order on disk never matters.
@@ -79,10 +85,14 @@ func hashElement(alias string, c catalog.Column, strict bool) string {
 	isDomain := c.BaseOID != c.TypeOID
 	switch {
 	case c.BaseOID == oidNumeric && !strict:
-		return castIfDomain(ref, "numeric", isDomain)
+		// numeric's own hash ignores the sign (5 = -5) and hashes NaN and ±Infinity as 0, like
+		// NULL; the text of trim_scale is exact and equal for 1.0 and 1.00.
+		return "(pg_catalog.trim_scale(" + castIfDomain(ref, "numeric", isDomain) + `)::text COLLATE "C")`
 	case c.BaseOID == oidMoney:
-		// money's text depends on lc_monetary; its numeric value does not.
-		return ref + "::numeric"
+		// money's text depends on lc_monetary; its numeric value (always scale 2) does not.
+		return "(" + ref + `::numeric::text COLLATE "C")`
+	case sendHash[c.BaseOID] != "":
+		return "pg_catalog." + sendHash[c.BaseOID] + "(" + castIfDomain(ref, c.BaseType, isDomain) + ")"
 	case typedHash[c.BaseOID] && collatable[c.BaseOID]:
 		return "(" + castIfDomain(ref, c.BaseType, isDomain) + ` COLLATE "C")`
 	case typedHash[c.BaseOID]:
@@ -108,6 +118,15 @@ func ColumnRef(alias, column string) string {
 // rendered under the pinned lc_monetary=C, so its text is the same on every node.
 func TextExpr(alias string, c catalog.Column) string {
 	return ColumnRef(alias, c.Name) + "::text"
+}
+
+// KeyTextExpr renders a key column as text that is equal exactly when the keys are equal:
+// numeric keys drop trailing zeros (2.0 and 2.00 are one key), other types use TextExpr.
+func KeyTextExpr(alias string, c catalog.Column) string {
+	if c.BaseOID == oidNumeric {
+		return "pg_catalog.trim_scale(" + ColumnRef(alias, c.Name) + "::numeric)::text"
+	}
+	return TextExpr(alias, c)
 }
 
 // FromText returns the SQL turning a text parameter back into a value of c's type
