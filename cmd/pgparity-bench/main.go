@@ -138,7 +138,100 @@ func (b *bench) run(ctx context.Context) error {
 		}
 		fmt.Printf("%-34s %9s %8.2f %8.2f %7d MB %8d\n", c.name, fmtDur(d), ratio(d, floor), ratio(d, typed), rss/1024, code)
 	}
+	return b.repairCase(ctx)
+}
+
+// repairCase makes 10% of n2's rows stale, diffs n1 and n2, and compares table-repair from n1
+// (the whole command: read the diff file, guard, undo file, writes, verification) with the time
+// to COPY the same rows into an empty copy of the table on n2.
+func (b *bench) repairCase(ctx context.Context) error {
+	stale := "public.wide.id % 10 = 0"
+	if err := b.exec(ctx, "n2", "UPDATE public.wide SET note = coalesce(note, '') || ' stale' WHERE "+stale); err != nil {
+		return err
+	}
+	diffFile := filepath.Join(b.dir, "bench_repair_diff.json")
+	if _, _, code, err := b.pgparity(ctx, "table-diff", "bench", "public.wide", "--nodes", "n1,n2", "--quiet", "--out", diffFile); err != nil || code != 1 {
+		return fmt.Errorf("repair case: table-diff exited %d: %v", code, err)
+	}
+	// The baseline: the rows the repair writes, as COPY text, loaded into an empty copy on n2.
+	var rows bytes.Buffer
+	src, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[0], dbName))
+	if err != nil {
+		return err
+	}
+	defer src.Close(ctx)
+	if _, err := src.PgConn().CopyTo(ctx, &rows, "COPY (SELECT * FROM public.wide WHERE "+stale+") TO STDOUT"); err != nil {
+		return err
+	}
+	dst, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[1], dbName))
+	if err != nil {
+		return err
+	}
+	defer dst.Close(ctx)
+	copyTime, err := b.median(func() (time.Duration, error) {
+		if _, err := dst.Exec(ctx, "DROP TABLE IF EXISTS public.wide_copy; CREATE TABLE public.wide_copy (LIKE public.wide)"); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		_, err := dst.PgConn().CopyFrom(ctx, bytes.NewReader(rows.Bytes()), "COPY public.wide_copy FROM STDIN")
+		return time.Since(start), err
+	})
+	if err != nil {
+		return err
+	}
+	var took time.Duration
+	var rss int64
+	code := 0
+	for i := 0; i < b.repeat; i++ { // after the first run the rows are repaired: re-stale them each time
+		if i > 0 {
+			if err := b.exec(ctx, "n2", "UPDATE public.wide SET note = coalesce(note, '') || ' stale' WHERE "+stale); err != nil {
+				return err
+			}
+			if _, _, _, err := b.pgparity(ctx, "table-diff", "bench", "public.wide", "--nodes", "n1,n2", "--quiet", "--out", diffFile); err != nil {
+				return err
+			}
+		}
+		undo := filepath.Join(b.dir, fmt.Sprintf("bench_undo_%d.jsonl", i))
+		d, r, c, err := b.pgparity(ctx, "table-repair", "bench", "--diff-file", diffFile, "--source-of-truth", "n1", "--quiet",
+			"--report", filepath.Join(b.dir, "bench_repair.json"), "--undo-file", undo)
+		if err != nil {
+			return err
+		}
+		if i == 0 || d < took {
+			took, rss, code = d, r, c
+		}
+		_ = os.Remove(undo)
+	}
+	fmt.Printf("\nrepair: %d stale rows on n2 (10%%), table-repair --source-of-truth n1 (fastest of %d)\n", b.rows/10, b.repeat)
+	fmt.Printf("%-34s %9s\n", "COPY the rows into an empty copy", fmtDur(copyTime))
+	fmt.Printf("%-34s %9s %8.2f x COPY  %7d MB  exit %d (target <= 3)\n", "table-repair", fmtDur(took), ratio(took, copyTime), rss/1024, code)
 	return nil
+}
+
+// pgparity runs the pgparity binary with args under /usr/bin/time -v and returns wall time, peak
+// RSS (KB) and exit code; exit codes above 1 are errors.
+func (b *bench) pgparity(ctx context.Context, args ...string) (time.Duration, int64, int, error) {
+	full := append([]string{"-v", b.bin, "--service-file", b.svc}, args...)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", full...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		return 0, 0, 0, err
+	}
+	if code > 1 {
+		return 0, 0, code, fmt.Errorf("%s exited %d: %s", args[0], code, lastLine(stderr.String()))
+	}
+	var rss int64
+	if m := rssLine.FindStringSubmatch(stderr.String()); m != nil {
+		rss, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return took, rss, code, nil
 }
 
 // load creates the database and the sample tables on every node at once.

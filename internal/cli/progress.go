@@ -33,11 +33,10 @@ func (p *progress) RangesPlanned(total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ranges = p.p.AddBar(int64(total),
-		mpb.PrependDecorators(decor.Name("ranges hashed "), decor.CountersNoUnit("%d / %d")),
-		mpb.AppendDecorators(decor.Percentage(), decor.Name(" "), decor.EwmaETA(decor.ET_STYLE_GO, 30)))
-	p.keys = p.p.AddBar(0,
-		mpb.PrependDecorators(decor.Name("differing keys "), decor.CurrentNoUnit("%d")),
-		mpb.BarFillerClearOnComplete())
+		mpb.PrependDecorators(decor.Name("ranges hashed  "), decor.CountersNoUnit("%d / %d")),
+		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name("  ETA "), decor.AverageETA(decor.ET_STYLE_GO)))
+	p.keys = p.p.New(0, mpb.SpinnerStyle(),
+		mpb.PrependDecorators(decor.Name("differing keys "), decor.CurrentNoUnit("%d")))
 }
 
 func (p *progress) RangeDone(bool) {

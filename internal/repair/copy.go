@@ -1,0 +1,104 @@
+package repair
+
+import (
+	"context"
+	"io"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/encode"
+	"github.com/pgparity/pgparity/internal/report"
+)
+
+// line builds one line of COPY's text format. Values are the diff file's PostgreSQL text, read
+// back by each column's input function under the same pinned session settings: lossless.
+type line struct {
+	b     []byte
+	first bool
+}
+
+func (l *line) sep() {
+	if !l.first {
+		l.b = append(l.b, '\t')
+	}
+	l.first = false
+}
+
+func (l *line) int(v int64) {
+	l.sep()
+	l.b = strconv.AppendInt(l.b, v, 10)
+}
+
+func (l *line) null() {
+	l.sep()
+	l.b = append(l.b, '\\', 'N')
+}
+
+// text appends s escaped for COPY: backslash, tab, newline and carriage return.
+func (l *line) text(s string) {
+	l.sep()
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			l.b = append(l.b, '\\', '\\')
+		case '\t':
+			l.b = append(l.b, '\\', 't')
+		case '\n':
+			l.b = append(l.b, '\\', 'n')
+		case '\r':
+			l.b = append(l.b, '\\', 'r')
+		default:
+			l.b = append(l.b, c)
+		}
+	}
+}
+
+// value appends a diff file value (nil = NULL).
+func (l *line) value(v any) {
+	s, ok := encode.Text(v)
+	if !ok {
+		l.null()
+		return
+	}
+	l.text(s)
+}
+
+// copyIn streams n lines, built by fill, into a COPY ... FROM STDIN statement.
+func copyIn(ctx context.Context, tx pgx.Tx, sql string, n int, fill func(i int, l *line) error) error {
+	if n == 0 {
+		return nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		l := &line{b: make([]byte, 0, 1<<16)}
+		for i := 0; i < n; i++ {
+			l.first = true
+			if err := fill(i, l); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			l.b = append(l.b, '\n')
+			if len(l.b) >= 1<<16 || i == n-1 {
+				if _, err := pw.Write(l.b); err != nil {
+					return
+				}
+				l.b = l.b[:0]
+			}
+		}
+		pw.Close()
+	}()
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
+	pr.Close() // unblocks the writer when COPY failed early
+	return err
+}
+
+// recordOf turns column texts into a diff file record.
+func recordOf(cols []catalog.Column, texts []*string) report.Record {
+	rec := make(report.Record, len(cols))
+	for i, c := range cols {
+		rec[i] = report.Field{Name: c.Name, Value: encode.JSONValue(c, texts[i])}
+	}
+	return rec
+}

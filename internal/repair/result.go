@@ -1,0 +1,270 @@
+package repair
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
+)
+
+// ResultFormat is the version tag of repair reports.
+const ResultFormat = "pgparity.repair/v1"
+
+// Status values of Result.Status.
+const (
+	StatusRepaired   = "repaired"   // every node committed and the keys now agree
+	StatusUnresolved = "unresolved" // every node committed, but some keys still differ (skipped, held back, conflicts)
+	StatusFailed     = "failed"     // some node did not commit
+	StatusDryRun     = "dry-run"    // nothing was changed
+)
+
+// Result is the report of a repair (also of a dry run and of an undo).
+type Result struct {
+	Format          string          `json:"format"`
+	Status          string          `json:"status"`
+	Cluster         string          `json:"cluster"`
+	Table           report.TableRef `json:"table"`
+	DiffFile        string          `json:"diff_file,omitempty"`
+	Mode            Mode            `json:"mode"`
+	Source          string          `json:"source,omitempty"`
+	DryRun          bool            `json:"dry_run"`
+	StaleGuard      bool            `json:"stale_guard"`
+	Triggers        string          `json:"triggers"`
+	Origin          string          `json:"origin,omitempty"`
+	UndoFile        string          `json:"undo_file,omitempty"`
+	StartedAt       time.Time       `json:"started_at"`
+	DurationSeconds float64         `json:"duration_seconds"`
+	Nodes           []*NodeResult   `json:"nodes"`
+	Conflicts       []Conflict      `json:"conflicts"`
+	Held            []Held          `json:"held_back"`
+	Verify          *Verify         `json:"verify,omitempty"`
+	Warnings        []string        `json:"warnings,omitempty"`
+	Error           string          `json:"error,omitempty"`
+}
+
+// NodeResult is what happened on one node.
+type NodeResult struct {
+	Node            string      `json:"node"`
+	Planned         int         `json:"planned"`
+	Inserted        int64       `json:"inserted"`
+	Updated         int64       `json:"updated"`
+	Deleted         int64       `json:"deleted"`
+	InSync          int64       `json:"already_in_sync"`
+	Skipped         int         `json:"skipped_stale"`
+	Held            int         `json:"held_back"`
+	Conflicts       int         `json:"conflicts"`
+	DurationSeconds float64     `json:"duration_seconds"`
+	Committed       bool        `json:"committed"`
+	Error           string      `json:"error,omitempty"`
+	Stale           []StaleRow  `json:"stale,omitempty"`
+	Changes         []undoEntry `json:"changes,omitempty"` // dry run: what would change, with the rows before and after
+}
+
+// StaleRow is a planned change the stale guard skipped.
+type StaleRow struct {
+	Key    report.Record `json:"key"`
+	Kind   Kind          `json:"kind"`
+	Reason string        `json:"reason"`
+}
+
+// Verify is the outcome of re-reading the repaired keys on every node after the commits.
+type Verify struct {
+	Agree          bool            `json:"agree"`
+	StillDiffering int             `json:"still_differing"`
+	Keys           []report.Record `json:"keys,omitempty"` // the first 100 keys that still differ
+}
+
+func newResult(p *Plan, o ApplyOptions) *Result {
+	r := &Result{
+		Format: ResultFormat, Cluster: p.Cluster, Table: p.Table, DiffFile: o.DiffFile, Mode: p.Mode,
+		Source: p.Source, DryRun: o.DryRun, StaleGuard: !o.NoStaleGuard, Origin: o.Origin,
+		StartedAt: time.Now().UTC(), Conflicts: p.Conflicts, Held: p.Held,
+		Triggers: "off (session_replication_role = replica)",
+	}
+	if o.FireTriggers {
+		r.Triggers = "on (--fire-triggers)"
+	}
+	if r.Conflicts == nil {
+		r.Conflicts = []Conflict{}
+	}
+	if r.Held == nil {
+		r.Held = []Held{}
+	}
+	for _, n := range p.Nodes {
+		nr := &NodeResult{Node: n, Planned: len(p.Changes[n])}
+		for _, h := range p.Held {
+			if h.Node == n || h.Node == "" {
+				nr.Held++
+			}
+		}
+		for _, c := range p.Conflicts {
+			for _, cn := range c.Nodes {
+				if cn == n {
+					nr.Conflicts++
+				}
+			}
+		}
+		r.Nodes = append(r.Nodes, nr)
+	}
+	return r
+}
+
+func (r *Result) node(n string) *NodeResult {
+	for _, nr := range r.Nodes {
+		if nr.Node == n {
+			return nr
+		}
+	}
+	return nil
+}
+
+func (r *Result) finish(started time.Time) {
+	r.DurationSeconds = time.Since(started).Seconds()
+	r.Status = StatusRepaired
+	for _, n := range r.Nodes {
+		n.Skipped = len(n.Stale)
+		switch {
+		case r.DryRun:
+		case n.Planned > 0 && !n.Committed:
+			r.Status = StatusFailed
+		case n.Skipped > 0 || n.Held > 0 || n.Conflicts > 0:
+			if r.Status == StatusRepaired {
+				r.Status = StatusUnresolved
+			}
+		}
+	}
+	if r.DryRun {
+		r.Status = StatusDryRun
+	}
+}
+
+// Committed returns the nodes that committed.
+func (r *Result) Committed() []string {
+	var out []string
+	for _, n := range r.Nodes {
+		if n.Committed {
+			out = append(out, n.Node)
+		}
+	}
+	return out
+}
+
+// WriteFile writes the report as JSON to path atomically (temporary file, fsync, rename).
+func (r *Result) WriteFile(path string) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fault.Input("cannot write %s: %v", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<16)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// maxListed bounds the rows a text summary lists per section; the JSON report lists all.
+const maxListed = 20
+
+// WriteSummary prints the report for a terminal: per node counts, then the rows skipped, held
+// back and in conflict (the first few of each), then the verification.
+func (r *Result) WriteSummary(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	what := "repair"
+	if r.DryRun {
+		what = "dry run (nothing changed)"
+	}
+	fmt.Fprintf(bw, "%s of %s (%s", what, r.Table, r.Mode)
+	if r.Source != "" {
+		fmt.Fprintf(bw, " %s", r.Source)
+	}
+	fmt.Fprintf(bw, "): %s\n", r.Status)
+	fmt.Fprintf(bw, "%-12s %9s %9s %9s %9s %9s %9s %9s %9s  %s\n", "node", "planned", "inserted", "updated", "deleted", "in-sync", "stale", "held", "conflict", "committed")
+	for _, n := range r.Nodes {
+		committed := "no"
+		switch {
+		case n.Committed:
+			committed = "yes"
+		case n.Planned == 0:
+			committed = "-"
+		case r.DryRun:
+			committed = "dry run"
+		}
+		fmt.Fprintf(bw, "%-12s %9d %9d %9d %9d %9d %9d %9d %9d  %s\n", n.Node, n.Planned, n.Inserted, n.Updated, n.Deleted,
+			n.InSync, n.Skipped, n.Held, n.Conflicts, committed)
+	}
+	for _, n := range r.Nodes {
+		if n.Error != "" {
+			fmt.Fprintf(bw, "error on %s: %s\n", n.Node, n.Error)
+		}
+		list(bw, fmt.Sprintf("would change on %s", n.Node), len(n.Changes), func(i int) string {
+			c := n.Changes[i]
+			return fmt.Sprintf("%s %s", c.Op, describe(c.Key))
+		})
+		list(bw, fmt.Sprintf("skipped on %s (stale)", n.Node), len(n.Stale), func(i int) string {
+			return fmt.Sprintf("%s %s: %s", n.Stale[i].Kind, describe(n.Stale[i].Key), n.Stale[i].Reason)
+		})
+	}
+	list(bw, "held back", len(r.Held), func(i int) string {
+		h := r.Held[i]
+		where := ""
+		if h.Node != "" {
+			where = " on " + h.Node
+		}
+		return fmt.Sprintf("%s%s: %s", describe(h.Key), where, h.Reason)
+	})
+	list(bw, "conflicts", len(r.Conflicts), func(i int) string {
+		c := r.Conflicts[i]
+		cols := ""
+		if len(c.Columns) > 0 {
+			cols = fmt.Sprintf(" columns %v", c.Columns)
+		}
+		return fmt.Sprintf("%s%s on %v: %s", describe(c.Key), cols, c.Nodes, c.Reason)
+	})
+	if r.UndoFile != "" {
+		fmt.Fprintf(bw, "undo file: %s\n", r.UndoFile)
+	}
+	if v := r.Verify; v != nil {
+		if v.Agree {
+			fmt.Fprintf(bw, "verified: the repaired keys agree on every node\n")
+		} else {
+			fmt.Fprintf(bw, "verified: %d key(s) still differ\n", v.StillDiffering)
+		}
+	}
+	return bw.Flush()
+}
+
+func list(w io.Writer, title string, n int, item func(int) string) {
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: %d\n", title, n)
+	for i := 0; i < n && i < maxListed; i++ {
+		fmt.Fprintf(w, "  %s\n", item(i))
+	}
+	if n > maxListed {
+		fmt.Fprintf(w, "  ... and %d more (see the JSON report)\n", n-maxListed)
+	}
+}
