@@ -11,14 +11,20 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pgparity
 
 # The main job on a local 3-node sandbox: start nodes, load identical data, inject differences,
-# check the cluster, diff a table (JSON + HTML report).
+# check the cluster, diff a table (JSON + HTML report; exit 1 = differences, expected here),
+# repair it from n1, and diff again (must match: exit 0).
+SVC = PGPARITY_SERVICEFILE=$(SANDBOX)/pg_service.conf
 demo: build
 	$(BIN) sandbox up --dir $(SANDBOX) --nodes 3 --rows $(ROWS) --diverge
-	PGPARITY_SERVICEFILE=$(SANDBOX)/pg_service.conf $(BIN) cluster check sandbox
+	$(SVC) $(BIN) cluster check sandbox
 	mkdir -p out
-	PGPARITY_SERVICEFILE=$(SANDBOX)/pg_service.conf $(BIN) table-diff sandbox public.wide --output html --out out/wide_diff.json; \
-	  code=$$?; [ $$code -le 1 ] || exit $$code
-	@echo "demo done: open out/wide_diff.html; stop the nodes with: $(BIN) sandbox destroy --dir $(SANDBOX)"
+	$(SVC) $(BIN) table-diff sandbox public.wide --output html --out out/wide_diff.json; \
+	  code=$$?; [ $$code -eq 1 ] || { echo "expected differences (exit 1), got exit $$code"; exit 1; }
+	$(SVC) $(BIN) table-repair --diff-file out/wide_diff.json --source-of-truth n1 \
+	  --report out/wide_repair.json --undo-file out/wide_undo.jsonl
+	$(SVC) $(BIN) table-diff sandbox public.wide --out out/wide_after.json
+	@echo "demo done: the second diff matches. Report: out/wide_diff.html, repair: out/wide_repair.json,"
+	@echo "undo: out/wide_undo.jsonl. Stop the nodes with: $(BIN) sandbox destroy --dir $(SANDBOX)"
 
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
