@@ -5,9 +5,11 @@ package diff
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -249,7 +251,7 @@ func hashVersions(rows []*nodeRow) []int {
 }
 
 func (e *engine) reportRow(k Key, rows []*nodeRow) report.Row {
-	r := report.Row{Key: make(report.Record, len(k)), Values: map[string]*report.Record{}}
+	r := report.Row{Key: make(report.Record, len(k)), Values: map[string]*report.Record{}, Hashes: map[string]json.Number{}}
 	for i, c := range e.q.key {
 		text := k[i]
 		r.Key[i] = report.Field{Name: c.Name, Value: encode.JSONValue(c, &text)}
@@ -264,6 +266,7 @@ func (e *engine) reportRow(k Key, rows []*nodeRow) report.Row {
 			rec[j] = report.Field{Name: c.Name, Value: encode.JSONValue(c, nr.texts[j])}
 		}
 		r.Values[e.nodes[i]] = &rec
+		r.Hashes[e.nodes[i]] = json.Number(strconv.FormatInt(nr.hash, 10))
 	}
 	return r
 }
