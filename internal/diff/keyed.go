@@ -134,16 +134,34 @@ func (e *engine) checkRange(ctx context.Context, w int, r Range, cands *candidat
 	cands.differs++
 	cands.mu.Unlock()
 	for _, sub := range differing {
-		if full, err := e.drillDown(ctx, w, r.sub(sub), cands); full || err != nil {
+		if full, err := e.drillDown(ctx, w, r.sub(sub), representatives(sums, sub), cands); full || err != nil {
 			return full, err
 		}
 	}
 	return false, nil
 }
 
-// drillDown streams (key, row hash) of a differing range from every node and adds the keys whose
-// hashes disagree, or that some node lacks, to cands. Memory is bounded by the range's size.
-func (e *engine) drillDown(ctx context.Context, w int, r Range, cands *candidates) (bool, error) {
+// representatives maps each node to the first node with the same checksum of sub-range sub: nodes
+// with equal (count, sum) hold the same multiset of row hashes there, so streaming one of them
+// stands for all.
+func representatives(sums []map[int]rangeSum, sub int) []int {
+	reps := make([]int, len(sums))
+	for i := range sums {
+		reps[i] = i
+		for j := 0; j < i; j++ {
+			if sums[j][sub] == sums[i][sub] {
+				reps[i] = j
+				break
+			}
+		}
+	}
+	return reps
+}
+
+// drillDown streams (key, row hash) of a differing range from one node of each checksum group
+// (reps) and adds the keys whose hashes disagree, or that some node lacks, to cands. Memory is
+// bounded by the range's size.
+func (e *engine) drillDown(ctx context.Context, w int, r Range, reps []int, cands *candidates) (bool, error) {
 	type entry struct {
 		key    Key
 		hashes []int64
@@ -155,6 +173,9 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, cands *candidate
 	sql, args := e.q.rangeRows(r)
 	nKey := len(e.q.key)
 	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
+		if reps[i] != i {
+			return nil
+		}
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return fmt.Errorf("read range %d: %w", r.Index, err)
@@ -202,6 +223,9 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, cands *candidate
 	}
 	found := 0
 	for _, en := range byID {
+		for i, rep := range reps {
+			en.hashes[i], en.seen[i] = en.hashes[rep], en.seen[rep]
+		}
 		agree := true
 		for i := 0; i < n; i++ {
 			agree = agree && en.seen[i] && en.hashes[i] == en.hashes[0]
