@@ -63,8 +63,10 @@ func (p *progress) Wait() {
 	}
 	p.mu.Lock()
 	if p.ranges != nil {
-		p.ranges.SetTotal(-1, true)
-		p.keys.SetTotal(p.found, true)
+		// The ranges bar completes by itself when every range is done; an interrupted or failed
+		// run stops it where it is (Abort is a no-op on a completed bar).
+		p.ranges.Abort(false)
+		p.keys.SetTotal(-1, true)
 	}
 	p.mu.Unlock()
 	p.p.Wait()

@@ -95,7 +95,10 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	if !g.started && code == ExitRuntime {
 		code = ExitInput
 	}
-	if !errors.Is(err, fault.ErrDiffer) {
+	switch {
+	case code == ExitCancelled:
+		fmt.Fprintln(stderr, "pgparity: interrupted")
+	case !errors.Is(err, fault.ErrDiffer):
 		fmt.Fprintln(stderr, "pgparity: "+strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	return code
