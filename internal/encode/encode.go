@@ -36,6 +36,8 @@ const (
 	oidTimestamp   = 1114
 	oidTimestamptz = 1184
 	oidInterval    = 1186
+	oidFloat4      = 700
+	oidFloat8      = 701
 	oidNumeric     = 1700
 	oidUUID        = 2950
 )
@@ -65,11 +67,12 @@ var collatable = map[uint32]bool{oidText: true, oidVarchar: true, oidBpchar: tru
 const Seed = 0
 
 // RowHashRule documents the row hash's equality rule; it is recorded in every diff file.
-const RowHashRule = "hash_record_extended(ROW(columns in name order), 0): smallint, integer, oid, bool, " +
-	"bytea, text types (byte-wise, COLLATE \"C\"), date, uuid, inet/cidr, macaddr by their own hash; " +
-	"bigint, time, timestamp[tz], interval by their binary form; numeric by value (trim_scale text: " +
-	"1.0 = 1.00) unless strict; money as numeric text; every other type (float, json/jsonb, " +
-	"arrays, enums, composites, ranges, ...) by its text output under pinned session settings"
+const RowHashRule = "hash_record_extended(ROW(columns in name order), 0): smallint, integer, oid, " +
+	"bool, bytea, text types (byte-wise, COLLATE \"C\"), date, uuid, inet/cidr, macaddr by their own " +
+	"hash; bigint, time, timestamp[tz], interval, real/double (every NaN equal) by their binary form; " +
+	"numeric by value (trim_scale text: 1.0 = 1.00) unless strict; money as numeric text; every other " +
+	"type (json/jsonb, arrays, enums, composites, ranges, ...) by its text output under pinned session " +
+	"settings"
 
 // RowHash returns the SQL expression (type bigint) hashing the columns of one row of the table
 // aliased as alias. Columns enter the hash in name order, so column order on disk never matters.
@@ -95,6 +98,15 @@ func hashElement(alias string, c catalog.Column, strict bool) string {
 	case c.BaseOID == oidMoney:
 		// money's text depends on lc_monetary; its numeric value (always scale 2) does not.
 		return "(" + ref + `::numeric::text COLLATE "C")`
+	case c.BaseOID == oidFloat4 || c.BaseOID == oidFloat8:
+		// The exact bits (-0 differs from 0, as in the shortest-exact text), except that every
+		// NaN is one value, as PostgreSQL's float comparison has it.
+		typ, send := "float8", "float8send"
+		if c.BaseOID == oidFloat4 {
+			typ, send = "float4", "float4send"
+		}
+		v := castIfDomain(ref, typ, isDomain)
+		return "pg_catalog." + send + "(CASE WHEN " + v + " = 'NaN'::" + typ + " THEN 'NaN'::" + typ + " ELSE " + v + " END)"
 	case sendHash[c.BaseOID] != "":
 		return "pg_catalog." + sendHash[c.BaseOID] + "(" + castIfDomain(ref, c.BaseType, isDomain) + ")"
 	case typedHash[c.BaseOID] && collatable[c.BaseOID]:
