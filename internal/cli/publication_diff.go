@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/schema"
 )
 
@@ -63,11 +62,11 @@ func runPublicationDiff(cmd *cobra.Command, g *globals, o *publicationDiffOption
 	if err != nil {
 		return err
 	}
-	e, cl, nodes, err := setupMulti(g, clusterName, o.nodes, multiFlags{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
+	e, err := setupMulti(g, flagSettings{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
 	if err != nil {
 		return err
 	}
-	pools, err := cluster.Connect(ctx, nodes, e.poolOptions())
+	cl, pools, err := e.connect(ctx, clusterName, o.nodes)
 	if err != nil {
 		return err
 	}

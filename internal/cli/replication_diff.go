@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/schema"
 )
@@ -53,15 +52,7 @@ func runReplicationDiff(cmd *cobra.Command, g *globals, o *replicationDiffOption
 	if err != nil {
 		return err
 	}
-	cl, err := e.cluster(name)
-	if err != nil {
-		return err
-	}
-	nodes, err := cl.Select(o.nodes)
-	if err != nil {
-		return err
-	}
-	pools, err := cluster.Connect(ctx, nodes, e.poolOptions())
+	_, pools, err := e.connect(ctx, name, o.nodes)
 	if err != nil {
 		return err
 	}

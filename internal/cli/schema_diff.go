@@ -102,12 +102,12 @@ func runSchemaDiff(cmd *cobra.Command, g *globals, o *schemaDiffOptions, args []
 	if err != nil {
 		return err
 	}
-	e, cl, nodes, err := setupMulti(g, clusterName, o.nodes, multiFlags{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
+	e, err := setupMulti(g, flagSettings{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
 	if err != nil {
 		return err
 	}
 	s := e.settings
-	pools, err := cluster.Connect(ctx, nodes, e.poolOptions())
+	cl, pools, err := e.connect(ctx, clusterName, o.nodes)
 	if err != nil {
 		return err
 	}
@@ -203,40 +203,17 @@ func readSkipFile(path string) ([]string, error) {
 	return out, nil
 }
 
-// multiFlags are the flags schema-diff and publication-diff share with the runtime settings.
-type multiFlags struct{ concurrency, maxConnections, blockSize, maxDiffRows int }
-
-// setupMulti resolves settings, cluster and nodes of a multi-table command and checks that the
+// setupMulti resolves the settings of a multi-table command (flags applied) and checks that the
 // output directory is writable.
-func setupMulti(g *globals, clusterName string, nodeNames []string, f multiFlags) (*env, *cluster.Cluster, []cluster.Node, error) {
-	e, err := g.env()
+func setupMulti(g *globals, f flagSettings) (*env, error) {
+	e, err := g.envWith(f)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	s := e.settings
-	override(&s.Concurrency, f.concurrency)
-	override(&s.MaxConnections, f.maxConnections)
-	override(&s.BlockSize, f.blockSize)
-	override(&s.MaxDiffRows, f.maxDiffRows)
-	if f.maxConnections == 0 && s.MaxConnections < s.Concurrency {
-		s.MaxConnections = s.Concurrency
+	if err := checkWritable(filepath.Join(e.settings.OutputDir, ".probe")); err != nil {
+		return nil, err
 	}
-	if err := s.Validate(); err != nil {
-		return nil, nil, nil, fault.AsInput(err)
-	}
-	e.settings = s
-	cl, err := e.cluster(clusterName)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	nodes, err := cl.Select(nodeNames)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := checkWritable(filepath.Join(s.OutputDir, ".probe")); err != nil {
-		return nil, nil, nil, err
-	}
-	return e, cl, nodes, nil
+	return e, nil
 }
 
 func dataOptions(clusterName string, s cluster.Settings, version string) schema.DataOptions {

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgparity/pgparity/internal/catalog"
-	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
@@ -86,30 +85,11 @@ func runTableDiff(cmd *cobra.Command, g *globals, o *tableDiffOptions, args []st
 	if err != nil {
 		return err
 	}
-	e, err := g.env()
+	e, err := g.envWith(flagSettings{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
 	if err != nil {
 		return err
 	}
 	s := e.settings
-	override(&s.BlockSize, o.blockSize)
-	override(&s.Concurrency, o.concurrency)
-	override(&s.MaxConnections, o.maxConnections)
-	override(&s.MaxDiffRows, o.maxDiffRows)
-	if o.maxConnections == 0 && s.MaxConnections < s.Concurrency {
-		s.MaxConnections = s.Concurrency
-	}
-	if err := s.Validate(); err != nil {
-		return fault.AsInput(err)
-	}
-	e.settings = s
-	cl, err := e.cluster(clusterName)
-	if err != nil {
-		return err
-	}
-	nodes, err := cl.Select(o.nodes)
-	if err != nil {
-		return err
-	}
 	out := o.out
 	if out != "" {
 		if err := checkWritable(out); err != nil {
@@ -118,7 +98,7 @@ func runTableDiff(cmd *cobra.Command, g *globals, o *tableDiffOptions, args []st
 	} else if err := checkWritable(filepath.Join(s.OutputDir, ".probe")); err != nil {
 		return err
 	}
-	pools, err := cluster.Connect(ctx, nodes, e.poolOptions())
+	cl, pools, err := e.connect(ctx, clusterName, o.nodes)
 	if err != nil {
 		return err
 	}
@@ -180,13 +160,6 @@ func finishDiff(cmd *cobra.Command, d *report.Diff, out string, html, quiet, asJ
 		return fault.ErrDiffer
 	}
 	return nil
-}
-
-// override sets *dst to v when the flag was given (non-zero).
-func override(dst *int, v int) {
-	if v != 0 {
-		*dst = v
-	}
 }
 
 // checkWritable fails early, before any database work, when a file cannot be created at path's

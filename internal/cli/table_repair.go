@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgparity/pgparity/internal/catalog"
-	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/repair"
 	"github.com/pgparity/pgparity/internal/report"
@@ -148,15 +147,7 @@ func runTableRepair(cmd *cobra.Command, g *globals, o *tableRepairOptions, args 
 	if err != nil {
 		return err
 	}
-	cl, err := e.cluster(clusterName)
-	if err != nil {
-		return err
-	}
-	nodes, err := cl.Select(d.Nodes)
-	if err != nil {
-		return err
-	}
-	pools, err := cluster.Connect(cmd.Context(), nodes, e.poolOptions())
+	_, pools, err := e.connect(cmd.Context(), clusterName, d.Nodes)
 	if err != nil {
 		return err
 	}
@@ -285,15 +276,7 @@ func runTableUndo(cmd *cobra.Command, g *globals, o *tableRepairOptions, args []
 	if err != nil {
 		return err
 	}
-	cl, err := e.cluster(name)
-	if err != nil {
-		return err
-	}
-	nodes, err := cl.Select(u.Header.Nodes)
-	if err != nil {
-		return err
-	}
-	pools, err := cluster.Connect(cmd.Context(), nodes, e.poolOptions())
+	_, pools, err := e.connect(cmd.Context(), name, u.Header.Nodes)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
@@ -62,18 +61,6 @@ func runTableRerun(cmd *cobra.Command, g *globals, o *tableRerunOptions, args []
 		}
 		name = args[0]
 	}
-	e, err := g.env()
-	if err != nil {
-		return err
-	}
-	cl, err := e.cluster(name)
-	if err != nil {
-		return err
-	}
-	nodes, err := cl.Select(old.Nodes)
-	if err != nil {
-		return err
-	}
 	out := o.out
 	if out == "" {
 		stamp := *old
@@ -83,7 +70,11 @@ func runTableRerun(cmd *cobra.Command, g *globals, o *tableRerunOptions, args []
 	if err := checkWritable(out); err != nil {
 		return err
 	}
-	pools, err := cluster.Connect(cmd.Context(), nodes, e.poolOptions())
+	e, err := g.env()
+	if err != nil {
+		return err
+	}
+	_, pools, err := e.connect(cmd.Context(), name, old.Nodes)
 	if err != nil {
 		return err
 	}
