@@ -15,7 +15,6 @@ import (
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
-	"github.com/pgparity/pgparity/internal/report"
 )
 
 //go:embed role.sql
@@ -135,9 +134,9 @@ type nodeWork struct {
 	opts    ApplyOptions
 	res     *NodeResult
 	st      *statements
-	undo    *undoWriter
-	// undoDone reports the end of the undo file write started before the writes.
-	undoDone chan error
+	undo    *undoWriter // the repair's undo file (nil: dry run)
+	us      *undoStream // this node's entries on their way to it
+	masks   []byte      // keyed: per change and column, '1' where an update sets the column
 
 	conn    *pgx.Conn
 	tx      pgx.Tx
@@ -262,23 +261,19 @@ func (w *nodeWork) prepare(ctx context.Context) error {
 	if w.tx, err = w.conn.Begin(ctx); err != nil {
 		return fail("begin", err)
 	}
+	// The statements below are few and simple; JIT compiling them (their cost estimates scale with
+	// the number of changes) takes longer than running them.
+	if _, err := w.tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+		return fail("set jit", err)
+	}
 	if !w.opts.FireTriggers {
 		if _, err := w.tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
 			return fail("set session_replication_role", err)
 		}
 	}
-	for _, sql := range w.st.createTemps() {
-		if _, err := w.tx.Exec(ctx, sql); err != nil {
-			return fail("create temporary tables", err)
-		}
-	}
 	step("begin")
-	if err := w.load(ctx); err != nil {
-		return fail("load changes", err)
-	}
-	step("copy changes into temporary tables")
 	if len(w.st.key) > 0 {
-		err = w.applyKeyed(ctx)
+		err = w.applyKeyed(ctx, step)
 	} else {
 		err = w.applyWhole(ctx)
 	}
@@ -289,7 +284,7 @@ func (w *nodeWork) prepare(ctx context.Context) error {
 	if undoErr != nil {
 		return fmt.Errorf("node %s: write undo file: %w", w.node, undoErr)
 	}
-	step("guard, write and undo file")
+	step("undo file written and synced")
 	if w.opts.BeforeCommit != nil {
 		if err := w.opts.BeforeCommit(ctx, w.node, w.conn.PgConn().PID()); err != nil {
 			return fail("before commit", err)
@@ -298,279 +293,12 @@ func (w *nodeWork) prepare(ctx context.Context) error {
 	return nil
 }
 
-// load copies the change list and the expected and new rows into the temp tables.
-func (w *nodeWork) load(ctx context.Context) error {
-	if err := copyIn(ctx, w.tx, w.st.copyOps(), len(w.changes), func(i int, l *line) error {
-		c := &w.changes[i]
-		l.int(int64(i))
-		l.text(string(c.Kind))
-		if len(w.st.key) == 0 {
-			h, _ := c.Key.Get("row_hash")
-			l.value(h)
-			l.int(c.Copies)
-			l.int(c.ExpectCount)
-			return nil
-		}
-		for _, k := range w.st.key {
-			v, ok := c.Key.Get(k.Name)
-			if !ok || v == nil {
-				return fault.Input("diff row %d: key column %q missing or null", c.Row+1, k.Name)
-			}
-			l.value(v)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, side := range []struct {
-		table string
-		rec   func(*Change) *report.Record
-	}{
-		{tempExp, func(c *Change) *report.Record { return c.Expected }},
-		{tempNew, func(c *Change) *report.Record { return c.New }},
-	} {
-		var idx []int
-		for i := range w.changes {
-			if side.rec(&w.changes[i]) != nil {
-				idx = append(idx, i)
-			}
-		}
-		err := copyIn(ctx, w.tx, w.st.copyRows(side.table), len(idx), func(j int, l *line) error {
-			c := &w.changes[idx[j]]
-			rec := side.rec(c)
-			l.int(int64(idx[j]))
-			for _, col := range w.st.cols {
-				v, ok := rec.Get(col.Name)
-				if !ok {
-					return fault.Input("diff row %d: column %q missing", c.Row+1, col.Name)
-				}
-				l.value(v)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// applyKeyed locks the rows, evaluates the guard, reads the rows about to change (undo) and
-// writes every change that passed, one statement per kind.
-func (w *nodeWork) applyKeyed(ctx context.Context) error {
-	start := time.Now()
-	// A dry run takes no row locks: it must not block writers, nor touch a tuple.
-	if !w.opts.DryRun {
-		if _, err := w.tx.Exec(ctx, w.st.lock()); err != nil {
-			return fmt.Errorf("lock rows: %w", err)
-		}
-	}
-	slog.Debug("repair lock", "node", w.node, "seconds", time.Since(start).Seconds())
-	start = time.Now()
-	if _, err := w.tx.Exec(ctx, w.st.state(!w.opts.NoStaleGuard)); err != nil {
-		return fmt.Errorf("check rows against the diff: %w", err)
-	}
-	slog.Debug("repair guard", "node", w.node, "seconds", time.Since(start).Seconds())
-	actions := make([]string, len(w.changes))
-	rows, err := w.tx.Query(ctx, states)
-	if err != nil {
-		return fmt.Errorf("read guard: %w", err)
-	}
-	want := map[string]int64{}
-	for rows.Next() {
-		var ord int64
-		var action string
-		var absent, expAbsent bool
-		if err := rows.Scan(&ord, &action, &absent, &expAbsent); err != nil {
-			rows.Close()
-			return err
-		}
-		actions[ord] = action
-		want[action]++
-		c := &w.changes[ord]
-		switch action {
-		case "in_sync":
-			w.res.InSync++
-		case "stale":
-			w.res.Stale = append(w.res.Stale, StaleRow{Key: c.Key, Kind: c.Kind, Reason: staleReason(absent, expAbsent)})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read guard: %w", err)
-	}
-	before := make([]*report.Record, len(w.changes))
-	rows, err = w.tx.Query(ctx, w.st.before())
-	if err != nil {
-		return fmt.Errorf("read rows to change: %w", err)
-	}
-	for rows.Next() {
-		var ord int64
-		texts := make([]*string, len(w.st.cols))
-		dest := []any{&ord}
-		for i := range texts {
-			dest = append(dest, &texts[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return err
-		}
-		rec := recordOf(w.st.cols, texts)
-		before[ord] = &rec
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read rows to change: %w", err)
-	}
-
-	var entries []undoEntry
-	for i, a := range actions {
-		if a != "insert" && a != "update" && a != "delete" {
-			continue
-		}
-		c := &w.changes[i]
-		e := undoEntry{Node: w.node, Op: Kind(a), Key: c.Key, Before: before[i]}
-		if a != "delete" {
-			e.After = c.New
-		}
-		entries = append(entries, e)
-	}
-	if w.opts.DryRun {
-		w.res.Inserted, w.res.Updated, w.res.Deleted = want["insert"], want["update"], want["delete"]
-		w.res.Changes = entries
-		return nil
-	}
-	w.startUndo(entries)
-	// Deletes first, inserts last: a row deleted and another inserted may share a unique value.
-	for _, step := range []struct {
-		kind string
-		sql  string
-		n    *int64
-	}{
-		{"delete", w.st.remove(), &w.res.Deleted},
-		{"update", w.st.update(), &w.res.Updated},
-		{"insert", w.st.insert(), &w.res.Inserted},
-	} {
-		if want[step.kind] == 0 {
-			continue
-		}
-		start := time.Now()
-		tag, err := w.tx.Exec(ctx, step.sql)
-		if err != nil {
-			return fmt.Errorf("%s rows: %w", step.kind, err)
-		}
-		if tag.RowsAffected() != want[step.kind] {
-			return fmt.Errorf("%s rows: %d changed, %d expected", step.kind, tag.RowsAffected(), want[step.kind])
-		}
-		*step.n = tag.RowsAffected()
-		slog.Debug("repair write", "node", w.node, "kind", step.kind, "rows", *step.n, "seconds", time.Since(start).Seconds())
-	}
-	return nil
-}
-
-func staleReason(absent, expectedAbsent bool) string {
-	switch {
-	case absent && !expectedAbsent:
-		return "the row was deleted since the diff"
-	case !absent && expectedAbsent:
-		return "the row was inserted since the diff"
-	default:
-		return "the row changed since the diff"
-	}
-}
-
-// applyWhole repairs a whole-row diff: the table is locked against writes, copies are counted
-// per row hash, and copies are inserted or deleted until the count is the source's.
-func (w *nodeWork) applyWhole(ctx context.Context) error {
-	if _, err := w.tx.Exec(ctx, w.st.lockTable()); err != nil {
-		return fmt.Errorf("lock table: %w", err)
-	}
-	if _, err := w.tx.Exec(ctx, w.st.wholeState(!w.opts.NoStaleGuard)); err != nil {
-		return fmt.Errorf("count copies: %w", err)
-	}
-	rows, err := w.tx.Query(ctx, wholeStates)
-	if err != nil {
-		return fmt.Errorf("count copies: %w", err)
-	}
-	var entries []undoEntry
-	want := map[string]int64{}
-	for rows.Next() {
-		var ord, cur, n int64
-		var action string
-		if err := rows.Scan(&ord, &action, &cur, &n); err != nil {
-			rows.Close()
-			return err
-		}
-		c := &w.changes[ord]
-		switch action {
-		case "in_sync":
-			w.res.InSync++
-			continue
-		case "stale":
-			w.res.Stale = append(w.res.Stale, StaleRow{Key: c.Key, Kind: c.Kind,
-				Reason: fmt.Sprintf("the node holds %d copies of the row, the diff saw %d", cur, c.ExpectCount)})
-			continue
-		}
-		want[action] += n
-		rec := c.New
-		if rec == nil {
-			rec = c.Expected
-		}
-		after := cur + n
-		if action == "delete" {
-			after = cur - n
-		}
-		entries = append(entries, undoEntry{Node: w.node, Op: Kind(action), Key: c.Key, Row: rec,
-			Copies: n, CountBefore: cur, CountAfter: after})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("count copies: %w", err)
-	}
-	if w.opts.DryRun {
-		w.res.Inserted, w.res.Deleted = want["insert"], want["delete"]
-		w.res.Changes = entries
-		return nil
-	}
-	w.startUndo(entries)
-	for _, step := range []struct {
-		kind string
-		sql  string
-		n    *int64
-	}{
-		{"delete", w.st.wholeDelete(), &w.res.Deleted},
-		{"insert", w.st.wholeInsert(), &w.res.Inserted},
-	} {
-		if want[step.kind] == 0 {
-			continue
-		}
-		tag, err := w.tx.Exec(ctx, step.sql)
-		if err != nil {
-			return fmt.Errorf("%s rows: %w", step.kind, err)
-		}
-		if tag.RowsAffected() != want[step.kind] {
-			return fmt.Errorf("%s rows: %d changed, %d expected", step.kind, tag.RowsAffected(), want[step.kind])
-		}
-		*step.n = tag.RowsAffected()
-	}
-	return nil
-}
-
-// startUndo writes (and fsyncs) the node's undo entries while the database applies the changes;
-// waitUndo waits for it. Both happen before the node may commit.
-func (w *nodeWork) startUndo(entries []undoEntry) {
-	if w.undo == nil {
-		return
-	}
-	w.undoDone = make(chan error, 1)
-	go func() { w.undoDone <- w.undo.writeNode(w.node, entries) }()
-}
-
+// waitUndo closes the node's undo stream, if any: its entries are written and fsync'd.
 func (w *nodeWork) waitUndo() error {
-	if w.undoDone == nil {
+	if w.us == nil {
 		return nil
 	}
-	return <-w.undoDone
+	return w.us.close()
 }
 
 // finish commits or rolls back the node's transaction and records the outcome.

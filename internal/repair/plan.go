@@ -3,6 +3,7 @@ package repair
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pgparity/pgparity/internal/encode"
@@ -21,14 +22,14 @@ func NewPlan(d *report.Diff, o Options) (*Plan, error) {
 		Strict: d.Options.Strict, Nodes: d.Nodes, Mode: o.Mode, Source: o.Source,
 		Changes: map[string][]Change{},
 	}
-	b := &builder{p: p, d: d, o: o}
+	b := &builder{p: p, d: d, o: o, hashes: len(d.Key) > 0 && d.Options.RowHash == encode.RowHashRule}
 	for i := range d.Rows {
 		row := &d.Rows[i]
 		switch {
 		case len(d.Key) == 0:
 			b.wholeRow(i, row)
 		case o.Mode == ModeSource:
-			b.converge(i, row, row.Values[o.Source], b.others(o.Source), false)
+			b.converge(i, row, o.Source, b.others(o.Source), false)
 		case o.Mode == ModeBidirectional:
 			b.bidirectional(i, row)
 		case o.Mode == ModeFixNulls:
@@ -44,6 +45,36 @@ type builder struct {
 	p *Plan
 	d *report.Diff
 	o Options
+	// hashes: the diff recorded every present node's row hash under the rule this build hashes
+	// with, so the plan can carry them to the stale guard.
+	hashes bool
+}
+
+// hashOf returns node's recorded row hash of the row, or an unknown hash when the diff has none
+// (older diff files, whole-row mode, another hash rule) or the node lacks the row.
+func (b *builder) hashOf(row *report.Row, node string) rowHash {
+	if !b.hashes || node == "" || row.Values[node] == nil {
+		return rowHash{}
+	}
+	s, ok := row.Hashes[node]
+	if !ok {
+		return rowHash{}
+	}
+	v, err := strconv.ParseInt(string(s), 10, 64)
+	if err != nil {
+		return rowHash{}
+	}
+	return rowHash{v: v, known: true}
+}
+
+// same reports whether nodes a and b hold the same version of the row (both present): by the
+// recorded hashes when the diff has them, which are the comparison's own equality, else by
+// sameRecord.
+func (b *builder) same(row *report.Row, a, c string) bool {
+	if ha, hc := b.hashOf(row, a), b.hashOf(row, c); ha.known && hc.known {
+		return ha.v == hc.v
+	}
+	return sameRecord(row.Values[a], row.Values[c], b.d.Columns, b.p.Strict)
 }
 
 // others returns every node but n, in diff order.
@@ -57,9 +88,14 @@ func (b *builder) others(n string) []string {
 	return out
 }
 
-// converge plans the changes that make each target hold want (nil: lack the row). With noDelete,
-// targets holding a row are never made to lack it.
-func (b *builder) converge(i int, row *report.Row, want *report.Record, targets []string, noDelete bool) {
+// converge plans the changes that make each target hold the version of node from (every target
+// lacks the row when from is "" or lacks it). With noDelete, targets holding a row are never made
+// to lack it.
+func (b *builder) converge(i int, row *report.Row, from string, targets []string, noDelete bool) {
+	var want *report.Record
+	if from != "" {
+		want = row.Values[from]
+	}
 	for _, t := range targets {
 		cur := row.Values[t]
 		var c Change
@@ -73,12 +109,13 @@ func (b *builder) converge(i int, row *report.Row, want *report.Record, targets 
 			c = Change{Kind: Delete, Expected: cur}
 		case cur == nil:
 			c = Change{Kind: Insert, New: want}
-		case sameRecord(cur, want, b.d.Columns, b.p.Strict):
+		case b.same(row, t, from):
 			continue
 		default:
 			c = Change{Kind: Update, Expected: cur, New: want}
 		}
 		c.Row, c.Key = i, row.Key
+		c.expHash, c.newHash = b.hashOf(row, t), b.hashOf(row, from)
 		b.add(t, c)
 	}
 }
@@ -102,15 +139,14 @@ func (b *builder) bidirectional(i int, row *report.Row) {
 	if len(present) == 0 {
 		return
 	}
-	want := row.Values[present[0]]
 	for _, n := range present[1:] {
-		if !sameRecord(row.Values[n], want, b.d.Columns, b.p.Strict) {
+		if !b.same(row, n, present[0]) {
 			b.p.Conflicts = append(b.p.Conflicts, Conflict{Key: row.Key, Nodes: present,
 				Reason: "nodes hold different versions of the row"})
 			return
 		}
 	}
-	b.converge(i, row, want, b.d.Nodes, true)
+	b.converge(i, row, present[0], b.d.Nodes, true)
 }
 
 // fixNulls fills, per column, the NULLs of nodes holding the row from the peers that have a
@@ -167,7 +203,8 @@ func (b *builder) fixNulls(i int, row *report.Row) {
 	}
 	for _, n := range present {
 		if rec, ok := filled[n]; ok {
-			b.add(n, Change{Kind: Update, Row: i, Key: row.Key, Expected: row.Values[n], New: &rec})
+			// The merged row is no node's row: its hash is computed on the node.
+			b.add(n, Change{Kind: Update, Row: i, Key: row.Key, Expected: row.Values[n], New: &rec, expHash: b.hashOf(row, n)})
 		}
 	}
 }
@@ -237,9 +274,9 @@ func (b *builder) byRules(i int, row *report.Row) {
 	case ActSkip:
 		b.p.Held = append(b.p.Held, Held{Key: row.Key, Reason: source + ": skip"})
 	case ActDelete:
-		b.converge(i, row, nil, b.d.Nodes, false)
+		b.converge(i, row, "", b.d.Nodes, false)
 	case ActTake:
-		b.converge(i, row, row.Values[act.Node], b.d.Nodes, act.noDelete)
+		b.converge(i, row, act.Node, b.d.Nodes, act.noDelete)
 	}
 }
 
@@ -260,7 +297,7 @@ func (b *builder) latest(i int, row *report.Row, fallback *Action) (Action, stri
 		switch {
 		case best == "" || t.After(times[best]):
 			best, tie = n, false
-		case t.Equal(times[best]) && !sameRecord(row.Values[n], row.Values[best], b.d.Columns, b.p.Strict):
+		case t.Equal(times[best]) && !b.same(row, n, best):
 			tie = true
 		}
 	}

@@ -78,7 +78,21 @@ type Change struct {
 	// copies the node held at diff time.
 	Copies      int64 `json:",omitempty"`
 	ExpectCount int64 `json:",omitempty"`
+	// expHash and newHash are the row hashes of Expected and New as the diff recorded them
+	// (keyed mode, see builder.hashOf); Apply computes the ones not known before the guard.
+	expHash, newHash rowHash
 }
+
+// rowHash is a row hash (encode.RowHash) and whether it is known; an unknown hash of a row that
+// is absent (nil record) means "absent".
+type rowHash struct {
+	v     int64
+	known bool
+}
+
+// same reports whether two hashes describe the same row state: both absent, or both present
+// and equal.
+func (h rowHash) same(o rowHash) bool { return h.known == o.known && (!h.known || h.v == o.v) }
 
 // Conflict is a key (and, for fix-nulls, a column) that the repair leaves alone because the nodes
 // hold different versions and nothing says which one wins.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -62,10 +63,30 @@ func TestUnknownSourceIsInputError(t *testing.T) {
 
 // TestStaleGuard changes, after the diff, rows the repair means to change: each is skipped and
 // listed, and keeps its newer value; everything else is repaired.
+// The guard takes the expected and new rows' hashes from the diff when it recorded them, else
+// (older diff files, another hash rule) hashes them on the node: both give the same outcome.
 func TestStaleGuard(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(d *report.Diff)
+	}{
+		{"recorded hashes", func(d *report.Diff) {}},
+		{"no recorded hashes", func(d *report.Diff) {
+			for i := range d.Rows {
+				d.Rows[i].Hashes = nil
+			}
+		}},
+		{"another hash rule", func(d *report.Diff) { d.Options.RowHash = "some other rule" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testStaleGuard(t, tc.edit) })
+	}
+}
+
+func testStaleGuard(t *testing.T, edit func(d *report.Diff)) {
 	db := setupBasic(t)
 	pools := connect(t, db)
 	d, _ := takeDiff(t, pools, "public", "t")
+	edit(d)
 	// Since the diff: n2 changed row 2 again, inserted row 3 (other values), changed row 21;
 	// n3 deleted row 4.
 	db.Exec(t, `UPDATE t SET v = 'late' WHERE id = 2; INSERT INTO t VALUES (3, 'late3', 0); UPDATE t SET v = 'late21' WHERE id = 21`, "n2")
@@ -189,4 +210,31 @@ func jsonOf(v any) string {
 		return err.Error()
 	}
 	return string(b)
+}
+
+// TestGuardByHash: a row changed since the diff only in ways the comparison treats as equal
+// (numeric scale) holds neither version's text, so the guard hashes it, finds the expected
+// version and repairs it; the undo file keeps the exact text it replaced, and the repaired row
+// is the source's, byte for byte.
+func TestGuardByHash(t *testing.T) {
+	db := setupBasic(t)
+	pools := connect(t, db)
+	d, _ := takeDiff(t, pools, "public", "t")
+	db.Exec(t, `UPDATE t SET n = 0.5 WHERE id = 2`, "n2")
+	res := mustRepair(t, pools, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t))
+	if got, want := counts(res), "n1:0/0/0/0/0/false n2:1/1/1/0/0/true n3:1/1/0/0/0/true"; got != want {
+		t.Errorf("counts %s, want %s", got, want)
+	}
+	wantRows(t, "row 2 on n2", dump(t, db, "n2", "SELECT r::text FROM t r WHERE id = 2"), []string{"(2,v2,0.50000000000000000000)"})
+	u, err := ReadUndo(res.UndoFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range u.Entries {
+		if e.Node == "n2" && e.Op == Update {
+			got = append(got, jsonOf(e.Before)+" -> "+jsonOf(e.After))
+		}
+	}
+	wantRows(t, "undo of row 2", got, []string{`{"id":2,"v":"x2","n":"0.5"} -> {"id":2,"v":"v2","n":"0.50000000000000000000"}`})
 }

@@ -15,17 +15,17 @@ import (
 const (
 	aliasT   = "pgparity_t" // the repaired table
 	aliasO   = "pgparity_o" // the change list
-	aliasE   = "pgparity_e" // expected rows
-	aliasN   = "pgparity_n" // new rows
-	aliasS   = "pgparity_s" // the state of each change after the guard
-	aliasCur = "pgparity_c" // the row's current hash
+	aliasN   = "pgparity_n" // rows to write (keyed: also the keys of rows to delete)
+	aliasH   = "pgparity_h" // rows whose hash the diff did not record
+	aliasS   = "pgparity_s" // whole-row mode: the state of each change after the guard
+	aliasCur = "pgparity_c" // the current row (keyed), current copies per hash (whole-row)
 )
 
 // Temporary tables of one repair transaction (ON COMMIT DROP, in the session's own pg_temp).
 var (
 	tempOps   = pgx.Identifier{"pg_temp", "pgparity_repair_ops"}.Sanitize()
-	tempExp   = pgx.Identifier{"pg_temp", "pgparity_repair_exp"}.Sanitize()
 	tempNew   = pgx.Identifier{"pg_temp", "pgparity_repair_new"}.Sanitize()
+	tempHash  = pgx.Identifier{"pg_temp", "pgparity_repair_hash"}.Sanitize()
 	tempState = pgx.Identifier{"pg_temp", "pgparity_repair_state"}.Sanitize()
 )
 
@@ -38,6 +38,7 @@ type statements struct {
 	strict bool
 	ord    string // quoted name of the change number column of the temp tables
 	kind   string // quoted name of the change kind column
+	mask   string // quoted name of the column saying which columns an update sets
 }
 
 func newStatements(t *catalog.Table, cols, key []catalog.Column, strict bool) *statements {
@@ -53,7 +54,7 @@ func newStatements(t *catalog.Table, cols, key []catalog.Column, strict bool) *s
 		return pgx.Identifier{base}.Sanitize()
 	}
 	return &statements{table: t, cols: cols, key: key, strict: strict,
-		ord: unique("pgparity_ord"), kind: unique("pgparity_kind")}
+		ord: unique("pgparity_ord"), kind: unique("pgparity_kind"), mask: unique("pgparity_mask")}
 }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
@@ -87,112 +88,95 @@ func (s *statements) keyMatch(a, b string) string {
 	return "(" + colRefs(a, s.key) + ") = (" + colRefs(b, s.key) + ")"
 }
 
-// createTemps creates the change list (keyed: change number, kind and key; whole-row: change
-// number, kind, row hash, copies and expected count) and the typed tables of expected and new
-// rows.
-func (s *statements) createTemps() []string {
-	ops := "CREATE TEMP TABLE " + tempOps + " (" + s.ord + " int8 PRIMARY KEY, " + s.kind + " text NOT NULL, "
-	if len(s.key) > 0 {
-		ops += colDefs(s.key)
-	} else {
-		ops += "pgparity_hash int8 NOT NULL, pgparity_copies int8 NOT NULL, pgparity_expect int8 NOT NULL"
-	}
-	ops += ") ON COMMIT DROP"
-	rows := " (" + s.ord + " int8 PRIMARY KEY, " + colDefs(s.cols) + ") ON COMMIT DROP"
-	return []string{ops, "CREATE TEMP TABLE " + tempExp + rows, "CREATE TEMP TABLE " + tempNew + rows}
+// rowsTable creates a temp table of change number, kind, column mask and typed rows: the rows to
+// write (tempNew) or the rows to hash (tempHash).
+func (s *statements) rowsTable(table string) string {
+	return "CREATE TEMP TABLE " + table + " (" + s.ord + " int8 NOT NULL, " + s.kind + " text NOT NULL, " + s.mask + " varbit, " +
+		colDefs(s.cols) + ") ON COMMIT DROP"
 }
 
-// copyOps, copyRows are the COPY statements filling the temp tables (text format).
-func (s *statements) copyOps() string {
-	cols := s.ord + ", " + s.kind + ", "
-	if len(s.key) > 0 {
-		cols += colList(s.key)
-	} else {
-		cols += "pgparity_hash, pgparity_copies, pgparity_expect"
-	}
-	return "COPY " + tempOps + " (" + cols + ") FROM STDIN"
-}
-
+// copyRows fills a rowsTable.
 func (s *statements) copyRows(table string) string {
-	return "COPY " + table + " (" + s.ord + ", " + colList(s.cols) + ") FROM STDIN"
+	return "COPY " + table + " (" + s.ord + ", " + s.kind + ", " + s.mask + ", " + colList(s.cols) + ") FROM STDIN"
 }
 
-// lock locks every existing row of the table the change list names, so nothing changes them
-// between the guard and the writes.
-func (s *statements) lock() string {
-	return "WITH pgparity_l AS (SELECT 1 FROM " + s.table.From() + " AS " + aliasT + " JOIN " + tempOps + " AS " + aliasO +
-		" ON " + s.keyMatch(aliasT, aliasO) + " FOR UPDATE OF " + aliasT + ") SELECT count(*) FROM pgparity_l"
+// Keyed mode.
+
+// keyedOps creates the keyed change list: change number and key.
+func (s *statements) keyedOps() string {
+	return "CREATE TEMP TABLE " + tempOps + " (" + s.ord + " int8 NOT NULL, " + colDefs(s.key) + ") ON COMMIT DROP"
 }
 
-// state evaluates the stale guard for every change: the current row's hash against the hash of
-// the row the diff recorded (expected) and of the row to write (new), all with the one row hash
-// of encode.RowHash. A change whose row already holds the new version is in_sync; with the guard
-// on, a row that holds neither is stale; without it, only a row that appeared (insert) or vanished
-// (update, delete) since is. guard is spliced as a boolean literal (no user text).
-func (s *statements) state(guard bool) string {
-	hash := func(alias string) string { return encode.RowHash(alias, s.cols, s.strict) }
-	inner := "SELECT " + aliasO + "." + s.ord + " AS ord, " + aliasO + "." + s.kind + " AS kind, " +
-		aliasCur + ".h AS cur_h, " +
-		"CASE WHEN " + aliasE + "." + s.ord + " IS NULL THEN NULL ELSE " + hash(aliasE) + " END AS exp_h, " +
-		"CASE WHEN " + aliasN + "." + s.ord + " IS NULL THEN NULL ELSE " + hash(aliasN) + " END AS new_h" +
-		" FROM " + tempOps + " AS " + aliasO +
-		" LEFT JOIN " + tempExp + " AS " + aliasE + " ON " + aliasE + "." + s.ord + " = " + aliasO + "." + s.ord +
-		" LEFT JOIN " + tempNew + " AS " + aliasN + " ON " + aliasN + "." + s.ord + " = " + aliasO + "." + s.ord +
-		" LEFT JOIN LATERAL (SELECT " + hash(aliasT) + " AS h FROM " + s.table.From() + " AS " + aliasT +
-		" WHERE " + s.keyMatch(aliasT, aliasO) + ") AS " + aliasCur + " ON true"
-	return "CREATE TEMP TABLE " + tempState + " ON COMMIT DROP AS SELECT x.ord, x.kind, x.cur_h IS NULL AS absent, " +
-		"x.exp_h IS NULL AS expected_absent, CASE" +
-		" WHEN x.cur_h IS NOT DISTINCT FROM x.new_h THEN 'in_sync'" +
-		" WHEN " + fmt.Sprint(guard) + " AND x.cur_h IS DISTINCT FROM x.exp_h THEN 'stale'" +
-		" WHEN x.kind = 'insert' AND x.cur_h IS NOT NULL THEN 'stale'" +
-		" WHEN x.kind <> 'insert' AND x.cur_h IS NULL THEN 'stale'" +
-		" ELSE x.kind END AS action FROM (" + inner + ") AS x"
+func (s *statements) copyKeyedOps() string {
+	return "COPY " + tempOps + " (" + s.ord + ", " + colList(s.key) + ") FROM STDIN"
 }
 
-// states reads the outcome of the guard for every change.
-const states = "SELECT ord, action, absent, expected_absent FROM pg_temp.pgparity_repair_state"
+// hashes returns the hash of every row in tempHash (the expected and new rows whose hash the
+// diff did not record), hashed exactly as the current rows are.
+func (s *statements) hashes() string {
+	return "SELECT " + aliasH + "." + s.ord + ", " + aliasH + "." + s.kind + ", " + encode.RowHash(aliasH, s.cols, s.strict) +
+		" FROM " + tempHash + " AS " + aliasH
+}
 
-// before reads, under the row locks, the current text of every row an update or delete will
-// change: the undo file holds exactly what was there.
-func (s *statements) before() string {
+// current returns, for every change whose key the node holds, the change number and the row's
+// columns as text (for the guard, the undo file and the columns an update sets), locking the row
+// (lock) until the transaction ends: nothing changes it between this read and the writes. A key
+// the node lacks returns nothing: FOR UPDATE cannot lock the nullable side of an outer join. The
+// row is looked up per change in a LATERAL subquery that OFFSET 0 keeps from being flattened, so
+// every change is one probe of the key index: without it the planner, which has no statistics
+// on the temporary change list, prefers a merge join that reads the whole table in key order,
+// twice as slow when the changes are a tenth of the table.
+func (s *statements) current(lock bool) string {
 	texts := make([]string, len(s.cols))
 	for i, c := range s.cols {
 		texts[i] = encode.TextExpr(aliasT, c)
 	}
-	return "SELECT " + aliasS + ".ord, " + strings.Join(texts, ", ") + " FROM " + tempState + " AS " + aliasS +
-		" JOIN " + tempOps + " AS " + aliasO + " ON " + aliasO + "." + s.ord + " = " + aliasS + ".ord" +
-		" JOIN " + s.table.From() + " AS " + aliasT + " ON " + s.keyMatch(aliasT, aliasO) +
-		" WHERE " + aliasS + ".action IN ('update', 'delete')"
+	sql := "SELECT " + aliasO + "." + s.ord + ", " + aliasCur + ".* FROM " + tempOps + " AS " + aliasO +
+		" CROSS JOIN LATERAL (SELECT " + strings.Join(texts, ", ") +
+		" FROM " + s.table.From() + " AS " + aliasT + " WHERE " + s.keyMatch(aliasT, aliasO)
+	if lock {
+		sql += " FOR UPDATE OF " + aliasT
+	}
+	return sql + " OFFSET 0) AS " + aliasCur
 }
 
-// insert, update and remove write every change that passed the guard, one statement per kind.
+// currentHashes returns the row hash of the current rows of the changes numbered in $1 (int8[]):
+// the rows whose text matched neither the expected nor the new row, already locked by current.
+func (s *statements) currentHashes() string {
+	return "SELECT " + aliasO + "." + s.ord + ", " + aliasCur + ".h FROM " + tempOps + " AS " + aliasO +
+		" CROSS JOIN LATERAL (SELECT " + encode.RowHash(aliasT, s.cols, s.strict) + " AS h FROM " + s.table.From() + " AS " + aliasT +
+		" WHERE " + s.keyMatch(aliasT, aliasO) + " OFFSET 0) AS " + aliasCur + " WHERE " + aliasO + "." + s.ord + " = ANY($1::int8[])"
+}
+
+// insert, update and remove write the changes that passed the guard (the rows of tempNew), one
+// statement per kind.
 func (s *statements) insert() string {
 	return "INSERT INTO " + s.table.Ident() + " AS " + aliasT + " (" + colList(s.cols) + ") OVERRIDING SYSTEM VALUE SELECT " +
-		colRefs(aliasN, s.cols) + " FROM " + tempNew + " AS " + aliasN + " JOIN " + tempState + " AS " + aliasS +
-		" ON " + aliasS + ".ord = " + aliasN + "." + s.ord + " WHERE " + aliasS + ".action = 'insert'"
+		colRefs(aliasN, s.cols) + " FROM " + tempNew + " AS " + aliasN + " WHERE " + aliasN + "." + s.kind + " = 'insert'"
 }
 
-// update sets the non-key columns; it returns "" when every column is part of the key (such rows
-// can only be missing or extra, never different).
+// update sets the non-key columns whose bit in the row's mask is 1 (the columns whose text
+// differs from the new row's; the others keep their value, which is the new one already); it
+// returns "" when every column is part of the key (such rows can only be missing or extra, never
+// different).
 func (s *statements) update() string {
 	var sets []string
-	for _, c := range s.cols {
+	for i, c := range s.cols {
 		if !s.isKey(c.Name) {
-			sets = append(sets, ident(c.Name)+" = "+encode.ColumnRef(aliasN, c.Name))
+			sets = append(sets, fmt.Sprintf("%s = CASE WHEN pg_catalog.get_bit(%s.%s, %d) = 1 THEN %s ELSE %s END",
+				ident(c.Name), aliasN, s.mask, i, encode.ColumnRef(aliasN, c.Name), encode.ColumnRef(aliasT, c.Name)))
 		}
 	}
 	if len(sets) == 0 {
 		return ""
 	}
 	return "UPDATE " + s.table.From() + " AS " + aliasT + " SET " + strings.Join(sets, ", ") +
-		" FROM " + tempNew + " AS " + aliasN + " JOIN " + tempState + " AS " + aliasS + " ON " + aliasS + ".ord = " + aliasN + "." + s.ord +
-		" WHERE " + aliasS + ".action = 'update' AND " + s.keyMatch(aliasT, aliasN)
+		" FROM " + tempNew + " AS " + aliasN + " WHERE " + aliasN + "." + s.kind + " = 'update' AND " + s.keyMatch(aliasT, aliasN)
 }
 
 func (s *statements) remove() string {
-	return "DELETE FROM " + s.table.From() + " AS " + aliasT + " USING " + tempOps + " AS " + aliasO +
-		" JOIN " + tempState + " AS " + aliasS + " ON " + aliasS + ".ord = " + aliasO + "." + s.ord +
-		" WHERE " + aliasS + ".action = 'delete' AND " + s.keyMatch(aliasT, aliasO)
+	return "DELETE FROM " + s.table.From() + " AS " + aliasT + " USING " + tempNew + " AS " + aliasN +
+		" WHERE " + aliasN + "." + s.kind + " = 'delete' AND " + s.keyMatch(aliasT, aliasN)
 }
 
 func (s *statements) isKey(name string) bool {
@@ -206,6 +190,17 @@ func (s *statements) isKey(name string) bool {
 
 // Whole-row mode: rows have no key, so the table is locked against writes (reads go on) while
 // copies are counted and inserted or deleted by row hash.
+
+// wholeOps creates the whole-row change list: change number, kind, row hash, copies and the
+// copies the node held at diff time.
+func (s *statements) wholeOps() string {
+	return "CREATE TEMP TABLE " + tempOps + " (" + s.ord + " int8 PRIMARY KEY, " + s.kind + " text NOT NULL, " +
+		"pgparity_hash int8 NOT NULL, pgparity_copies int8 NOT NULL, pgparity_expect int8 NOT NULL) ON COMMIT DROP"
+}
+
+func (s *statements) copyWholeOps() string {
+	return "COPY " + tempOps + " (" + s.ord + ", " + s.kind + ", pgparity_hash, pgparity_copies, pgparity_expect) FROM STDIN"
+}
 
 func (s *statements) lockTable() string {
 	return "LOCK TABLE " + s.table.From() + " IN EXCLUSIVE MODE"

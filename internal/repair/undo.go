@@ -91,12 +91,82 @@ func (u *undoWriter) write(lines []any) error {
 	return u.f.Sync()
 }
 
-func (u *undoWriter) writeNode(node string, entries []undoEntry) error {
-	lines := make([]any, len(entries))
-	for i := range entries {
-		lines[i] = &entries[i]
+// append writes whole lines to the file (no fsync: undoStream.close does it).
+func (u *undoWriter) append(b []byte) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, err := u.f.Write(b)
+	return err
+}
+
+// undoChunk is how many bytes of encoded entries a node gathers before handing them to its
+// writer goroutine.
+const undoChunk = 1 << 20
+
+// undoStream writes one node's undo entries while the node's transaction goes on: the node
+// appends encoded lines to buf, full chunks go to a goroutine that appends them to the file
+// (whole lines, so nodes sharing the file interleave only between entries), and close writes the
+// rest, fsyncs and returns the first error. Memory stays at a few chunks whatever the number of
+// rows.
+type undoStream struct {
+	buf    []byte
+	ch     chan []byte
+	done   chan error
+	closed bool
+	err    error
+}
+
+func (u *undoWriter) stream() *undoStream {
+	s := &undoStream{buf: make([]byte, 0, undoChunk+undoChunk/4), ch: make(chan []byte, 2), done: make(chan error, 1)}
+	go func() {
+		var err error
+		for b := range s.ch {
+			if err == nil {
+				err = u.append(b)
+			}
+		}
+		if err == nil {
+			err = u.f.Sync()
+		}
+		s.done <- err
+	}()
+	return s
+}
+
+// endLine ends the entry just appended to buf and hands a full chunk to the writer.
+func (s *undoStream) endLine() {
+	s.buf = append(s.buf, '\n')
+	if len(s.buf) >= undoChunk {
+		s.ch <- s.buf
+		s.buf = make([]byte, 0, undoChunk+undoChunk/4)
 	}
-	return u.write(lines)
+}
+
+// entry appends an entry encoded by encoding/json (whole-row mode: few, small entries).
+func (s *undoStream) entry(e *undoEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	s.buf = append(s.buf, b...)
+	s.endLine()
+	return nil
+}
+
+// close writes what is left, waits for the writer and its fsync, and returns the first error. It
+// may be called more than once.
+func (s *undoStream) close() error {
+	if s.closed {
+		return s.err
+	}
+	s.closed = true
+	if len(s.buf) > 0 {
+		s.ch <- s.buf
+	}
+	s.buf = nil
+	close(s.ch)
+	s.err = <-s.done
+	return s.err
 }
 
 func (u *undoWriter) writeStatus(node, status string) error {

@@ -1,0 +1,517 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pgparity/pgparity/internal/encode"
+	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
+)
+
+// action is what the guard decided for one change.
+type action uint8
+
+const (
+	actNone action = iota // not decided yet
+	actInSync
+	actStale
+	actInsert
+	actUpdate
+	actDelete
+)
+
+var actionKind = map[action]Kind{actInsert: Insert, actUpdate: Update, actDelete: Delete}
+
+// applyKeyed repairs a keyed diff on the node with a fixed number of statements, whatever the
+// number of changes:
+//
+//  1. COPY the change list (change number and key) into a temporary table;
+//  2. only for rows whose hash the diff did not record (undo, fix-nulls merges, older diff
+//     files): COPY them into a temporary table and read their hashes;
+//  3. one SELECT locks every row of those keys that the node holds and returns its hash and its
+//     columns as text (one hash per change: the expected and new hashes come from the diff);
+//  4. Go decides each change (in sync, stale, insert, update, delete) and streams the undo
+//     entries of the changes to make to the undo file while the node goes on;
+//  5. COPY the rows to write (only the key of a row to delete), then one DELETE, one UPDATE and
+//     one INSERT, each checked against the count the guard decided.
+func (w *nodeWork) applyKeyed(ctx context.Context, step func(string)) error {
+	st := w.st
+	for _, sql := range []string{st.keyedOps(), st.rowsTable(tempNew)} {
+		if _, err := w.tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("create temporary tables: %w", err)
+		}
+	}
+	err := copyIn(ctx, w.tx, st.copyKeyedOps(), len(w.changes), func(i int, l *line) error {
+		c := &w.changes[i]
+		l.int(int64(i))
+		for _, k := range st.key {
+			v, ok := c.Key.Get(k.Name)
+			if !ok || v == nil {
+				return fault.Input("diff row %d: key column %q missing or null", c.Row+1, k.Name)
+			}
+			l.value(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load change list: %w", err)
+	}
+	step("copy change list")
+	exp, nw, err := w.hashes(ctx)
+	if err != nil {
+		return err
+	}
+	step("hash rows the diff has no hash of")
+	actions, err := w.guard(ctx, exp, nw)
+	if err != nil {
+		return err
+	}
+	step("lock, guard and read rows to change")
+	want := map[action]int64{}
+	for _, a := range actions {
+		want[a]++
+	}
+	if w.opts.DryRun {
+		w.res.Inserted, w.res.Updated, w.res.Deleted = want[actInsert], want[actUpdate], want[actDelete]
+		return nil
+	}
+	if err := w.loadWrites(ctx, actions, want[actInsert]+want[actUpdate]+want[actDelete]); err != nil {
+		return fmt.Errorf("load rows to write: %w", err)
+	}
+	step("copy rows to write")
+	// Deletes first, inserts last: a row deleted and another inserted may share a unique value.
+	for _, s := range []struct {
+		act action
+		sql string
+		n   *int64
+	}{
+		{actDelete, st.remove(), &w.res.Deleted},
+		{actUpdate, st.update(), &w.res.Updated},
+		{actInsert, st.insert(), &w.res.Inserted},
+	} {
+		kind := actionKind[s.act]
+		if want[s.act] == 0 {
+			continue
+		}
+		tag, err := w.tx.Exec(ctx, s.sql)
+		if err != nil {
+			return fmt.Errorf("%s rows: %w", kind, err)
+		}
+		if tag.RowsAffected() != want[s.act] {
+			return fmt.Errorf("%s rows: %d changed, %d expected", kind, tag.RowsAffected(), want[s.act])
+		}
+		*s.n = tag.RowsAffected()
+		step(string(kind) + " rows")
+	}
+	return nil
+}
+
+// hashes returns the hash of every change's expected and new row: the diff's where the plan has
+// it, else computed by the node from the row cast back from the diff's text (unknown = absent).
+func (w *nodeWork) hashes(ctx context.Context) (exp, nw []rowHash, err error) {
+	exp = make([]rowHash, len(w.changes))
+	nw = make([]rowHash, len(w.changes))
+	type row struct {
+		ord int
+		new bool
+	}
+	var missing []row
+	for i := range w.changes {
+		c := &w.changes[i]
+		exp[i], nw[i] = c.expHash, c.newHash
+		if c.Expected != nil && !c.expHash.known {
+			missing = append(missing, row{i, false})
+		}
+		if c.New != nil && !c.newHash.known {
+			missing = append(missing, row{i, true})
+		}
+	}
+	if len(missing) == 0 {
+		return exp, nw, nil
+	}
+	st := w.st
+	if _, err := w.tx.Exec(ctx, st.rowsTable(tempHash)); err != nil {
+		return nil, nil, fmt.Errorf("create temporary tables: %w", err)
+	}
+	err = copyIn(ctx, w.tx, st.copyRows(tempHash), len(missing), func(j int, l *line) error {
+		m := missing[j]
+		c := &w.changes[m.ord]
+		l.int(int64(m.ord))
+		rec, side := c.Expected, "expected"
+		if m.new {
+			rec, side = c.New, "new"
+		}
+		l.text(side)
+		l.null()
+		return w.rowValues(l, c, *rec)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load rows to hash: %w", err)
+	}
+	rows, err := w.tx.Query(ctx, st.hashes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("hash rows: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var ord, h int64
+		var side string
+		if err := rows.Scan(&ord, &side, &h); err != nil {
+			return nil, nil, fmt.Errorf("hash rows: %w", err)
+		}
+		if side == "new" {
+			nw[ord] = rowHash{v: h, known: true}
+		} else {
+			exp[ord] = rowHash{v: h, known: true}
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("hash rows: %w", err)
+	}
+	if n != len(missing) {
+		return nil, nil, fmt.Errorf("hash rows: %d hashed, %d expected", n, len(missing))
+	}
+	if _, err := w.tx.Exec(ctx, "DROP TABLE "+tempHash); err != nil {
+		return nil, nil, fmt.Errorf("drop temporary table: %w", err)
+	}
+	return exp, nw, nil
+}
+
+// rowValues appends rec's values in the order of the written columns.
+func (w *nodeWork) rowValues(l *line, c *Change, rec report.Record) error {
+	for i, col := range w.st.cols {
+		v, ok := fieldAt(rec, i, col.Name)
+		if !ok {
+			return fault.Input("diff row %d: column %q missing", c.Row+1, col.Name)
+		}
+		l.value(v)
+	}
+	return nil
+}
+
+// guard reads (and, unless this is a dry run, locks) the node's current row of every change and
+// decides each change. The hash of the current row is needed only when its text is neither the
+// expected row's nor the new row's: equal text is an equal value, so such a row has that row's
+// hash. The few others (rows changed since the diff) are hashed by a second query. The undo
+// entries of the changes to make go to the undo stream as the rows arrive; a dry run keeps them
+// in the result instead.
+func (w *nodeWork) guard(ctx context.Context, exp, nw []rowHash) ([]action, error) {
+	st := w.st
+	g := &guardState{w: w, kinds: jsonKinds(st.cols), exp: exp, nw: nw,
+		actions: make([]action, len(w.changes)), present: make([]bool, len(w.changes)),
+		masks: make([]byte, len(w.changes)*len(st.cols))}
+	if w.opts.DryRun {
+		g.dryBefore = map[int]*report.Record{}
+	}
+	if w.undo != nil {
+		w.us = w.undo.stream()
+	}
+	start := time.Now()
+	rows, err := w.tx.Query(ctx, st.current(!w.opts.DryRun))
+	if err != nil {
+		return nil, fmt.Errorf("lock and read rows: %w", err)
+	}
+	defer rows.Close()
+	fds := rows.FieldDescriptions()
+	unknown := map[int64][][]byte{} // rows to hash, with their texts
+	for rows.Next() {
+		raw := rows.RawValues()
+		ord, err := rawInt8(raw[0], fds[0].Format)
+		if err != nil {
+			return nil, fmt.Errorf("lock and read rows: change number: %w", err)
+		}
+		if ord < 0 || ord >= int64(len(w.changes)) || g.present[ord] {
+			return nil, fmt.Errorf("lock and read rows: unexpected change number %d", ord)
+		}
+		g.present[ord] = true
+		c, texts := &w.changes[ord], raw[1:]
+		var cur rowHash
+		switch {
+		case c.New != nil && w.sameTexts(texts, *c.New):
+			cur = nw[ord]
+		case c.Expected != nil && w.sameTexts(texts, *c.Expected):
+			cur = exp[ord]
+		default:
+			keep := make([][]byte, len(texts))
+			for i, t := range texts {
+				if t != nil {
+					keep[i] = append([]byte{}, t...)
+				}
+			}
+			unknown[ord] = keep
+			continue
+		}
+		if err := g.resolve(ord, cur, texts); err != nil {
+			return nil, err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock and read rows: %w", err)
+	}
+	if len(unknown) > 0 {
+		if err := g.hashUnknown(ctx, unknown); err != nil {
+			return nil, err
+		}
+	}
+	slog.Debug("repair lock and guard", "node", w.node, "rows", len(w.changes), "hashed", len(unknown), "seconds", time.Since(start).Seconds())
+	for i := range w.changes {
+		c := &w.changes[i]
+		if !g.present[i] {
+			if err := g.resolve(int64(i), rowHash{}, nil); err != nil {
+				return nil, err
+			}
+		}
+		switch a := g.actions[i]; a {
+		case actInSync:
+			w.res.InSync++
+		case actStale:
+			w.res.Stale = append(w.res.Stale, StaleRow{Key: c.Key, Kind: c.Kind, Reason: staleReason(!g.present[i], !exp[i].known)})
+		default:
+			if g.dryBefore != nil {
+				e := undoEntry{Node: w.node, Op: actionKind[a], Key: c.Key, Before: g.dryBefore[i]}
+				if a != actDelete {
+					e.After = c.New
+				}
+				w.res.Changes = append(w.res.Changes, e)
+			}
+		}
+	}
+	w.masks = g.masks
+	return g.actions, nil
+}
+
+// guardState is what guard gathers about every change.
+type guardState struct {
+	w         *nodeWork
+	kinds     []jsonKind
+	exp, nw   []rowHash
+	actions   []action
+	present   []bool
+	masks     []byte                 // per change, one '0' or '1' per column: the update sets it
+	dryBefore map[int]*report.Record // dry run: the rows before
+}
+
+// resolve decides one change from its current row (texts, nil: absent, and its hash), records
+// the columns an update sets and writes the undo entry of a change to make.
+func (g *guardState) resolve(ord int64, cur rowHash, texts [][]byte) error {
+	w := g.w
+	c := &w.changes[ord]
+	a := w.decide(ord, cur, g.exp[ord], g.nw[ord])
+	g.actions[ord] = a
+	switch a {
+	case actUpdate:
+		mask := g.masks[int(ord)*len(w.st.cols):][:len(w.st.cols)]
+		for i, col := range w.st.cols {
+			mask[i] = '0'
+			if v, ok := fieldAt(*c.New, i, col.Name); !ok || !sameText(texts[i], v) {
+				mask[i] = '1' // a missing column is reported when the row is loaded
+			}
+		}
+	case actInsert, actDelete:
+	default:
+		return nil
+	}
+	if g.dryBefore != nil {
+		if texts != nil {
+			strs := make([]*string, len(texts))
+			for i, t := range texts {
+				if t != nil {
+					s := string(t)
+					strs[i] = &s
+				}
+			}
+			rec := recordOf(w.st.cols, strs)
+			g.dryBefore[int(ord)] = &rec
+		}
+		return nil
+	}
+	var before func([]byte) []byte
+	if texts != nil {
+		before = func(b []byte) []byte { return appendTexts(b, w.st.cols, g.kinds, texts) }
+	}
+	return w.undoLine(c, a, before)
+}
+
+// hashUnknown hashes the current rows whose text matched neither version and resolves them.
+func (g *guardState) hashUnknown(ctx context.Context, unknown map[int64][][]byte) error {
+	ords := make([]int64, 0, len(unknown))
+	for o := range unknown {
+		ords = append(ords, o)
+	}
+	rows, err := g.w.tx.Query(ctx, g.w.st.currentHashes(), ords)
+	if err != nil {
+		return fmt.Errorf("hash current rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ord, h int64
+		if err := rows.Scan(&ord, &h); err != nil {
+			return fmt.Errorf("hash current rows: %w", err)
+		}
+		texts, ok := unknown[ord]
+		if !ok {
+			return fmt.Errorf("hash current rows: unexpected change number %d", ord)
+		}
+		delete(unknown, ord)
+		if err := g.resolve(ord, rowHash{v: h, known: true}, texts); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("hash current rows: %w", err)
+	}
+	// Locked rows cannot vanish; in a dry run (no locks) one may have been deleted since.
+	if len(unknown) > 0 && !g.w.opts.DryRun {
+		return fmt.Errorf("hash current rows: %d locked rows not found", len(unknown))
+	}
+	for ord := range unknown {
+		g.present[ord] = false
+		if err := g.resolve(ord, rowHash{}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameTexts reports whether a row read as texts holds exactly rec's values (same text for every
+// column: the same value).
+func (w *nodeWork) sameTexts(texts [][]byte, rec report.Record) bool {
+	for i, col := range w.st.cols {
+		if v, ok := fieldAt(rec, i, col.Name); !ok || !sameText(texts[i], v) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameText(t []byte, v any) bool {
+	s, ok := encode.Text(v)
+	if t == nil || !ok {
+		return t == nil && !ok
+	}
+	return string(t) == s
+}
+
+// fieldAt returns the value of column name, the i-th written column, in rec: records of the
+// diff are in the written columns' order; anything else is looked up by name.
+func fieldAt(rec report.Record, i int, name string) (any, bool) {
+	if i < len(rec) && rec[i].Name == name {
+		return rec[i].Value, true
+	}
+	return rec.Get(name)
+}
+
+// decide is the stale guard of one change, from the hashes of the row the node holds now (cur),
+// the one the diff saw (exp) and the one to write (nw); an unknown hash is an absent row. A row
+// that already holds the new version is in sync; with the guard on, a row that holds anything
+// but the expected version is stale; without it, a row that appeared (insert) or vanished
+// (update, delete) since the diff still is.
+func (w *nodeWork) decide(ord int64, cur, exp, nw rowHash) action {
+	c := &w.changes[ord]
+	switch {
+	case cur.same(nw):
+		return actInSync
+	case !w.opts.NoStaleGuard && !cur.same(exp):
+		return actStale
+	case c.Kind == Insert && cur.known, c.Kind != Insert && !cur.known:
+		return actStale
+	case c.Kind == Insert:
+		return actInsert
+	case c.Kind == Update:
+		return actUpdate
+	default:
+		return actDelete
+	}
+}
+
+// undoLine streams the undo entry of a change to make: the row before (appended by before, nil
+// for an insert) and after (the change's new row, none for a delete).
+func (w *nodeWork) undoLine(c *Change, a action, before func([]byte) []byte) error {
+	if w.us == nil {
+		return nil
+	}
+	b, err := appendUndoHead(w.us.buf, w.node, actionKind[a], c.Key)
+	if err != nil {
+		return fmt.Errorf("undo entry of diff row %d: %w", c.Row+1, err)
+	}
+	if before != nil {
+		b = append(b, `,"before":`...)
+		b = before(b)
+	}
+	if a != actDelete && c.New != nil {
+		b = append(b, `,"after":`...)
+		if b, err = appendRecord(b, *c.New); err != nil {
+			return fmt.Errorf("undo entry of diff row %d: %w", c.Row+1, err)
+		}
+	}
+	w.us.buf = append(b, '}')
+	w.us.endLine()
+	return nil
+}
+
+// loadWrites copies the changes that passed the guard into tempNew: the new row of an insert or
+// update, only the key of a delete.
+func (w *nodeWork) loadWrites(ctx context.Context, actions []action, n int64) error {
+	idx := make([]int, 0, n)
+	for i, a := range actions {
+		if a == actInsert || a == actUpdate || a == actDelete {
+			idx = append(idx, i)
+		}
+	}
+	st := w.st
+	return copyIn(ctx, w.tx, st.copyRows(tempNew), len(idx), func(j int, l *line) error {
+		ord := idx[j]
+		c := &w.changes[ord]
+		a := actions[ord]
+		l.int(int64(ord))
+		l.text(string(actionKind[a]))
+		switch a {
+		case actInsert:
+			l.null()
+			return w.rowValues(l, c, *c.New)
+		case actUpdate:
+			// The key, and the columns the update sets; the others travel as NULL.
+			mask := w.masks[ord*len(st.cols):][:len(st.cols)]
+			l.text(string(mask))
+			for i, col := range st.cols {
+				if mask[i] == '1' || st.isKey(col.Name) {
+					v, ok := fieldAt(*c.New, i, col.Name)
+					if !ok {
+						return fault.Input("diff row %d: column %q missing", c.Row+1, col.Name)
+					}
+					l.value(v)
+				} else {
+					l.null()
+				}
+			}
+			return nil
+		}
+		l.null()
+		for _, col := range st.cols {
+			if !st.isKey(col.Name) {
+				l.null()
+				continue
+			}
+			v, _ := c.Key.Get(col.Name) // present: checked when the change list was loaded
+			l.value(v)
+		}
+		return nil
+	})
+}
+
+func staleReason(absent, expectedAbsent bool) string {
+	switch {
+	case absent && !expectedAbsent:
+		return "the row was deleted since the diff"
+	case !absent && expectedAbsent:
+		return "the row was inserted since the diff"
+	default:
+		return "the row changed since the diff"
+	}
+}

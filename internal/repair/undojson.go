@@ -1,0 +1,206 @@
+package repair
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/encode"
+	"github.com/pgparity/pgparity/internal/report"
+)
+
+// Undo entries of keyed repairs are encoded here by hand, straight from the column texts the
+// guard read and the diff's records: an entry of a wide row through encoding/json costs several
+// times more, and the undo file of a large repair is written while the node waits for it. The
+// output is the JSON encoding/json produces for an undoEntry (ReadUndo reads both).
+
+// jsonKind is how a column's text becomes a JSON value (encode.JSONValue's rule).
+type jsonKind uint8
+
+const (
+	jsonString jsonKind = iota
+	jsonNumber
+	jsonBool
+)
+
+// jsonKinds classifies the columns by asking encode.JSONValue, which owns the rule.
+func jsonKinds(cols []catalog.Column) []jsonKind {
+	one := "1"
+	out := make([]jsonKind, len(cols))
+	for i, c := range cols {
+		switch encode.JSONValue(c, &one).(type) {
+		case json.Number:
+			out[i] = jsonNumber
+		case bool:
+			out[i] = jsonBool
+		}
+	}
+	return out
+}
+
+// appendUndoHead starts an entry: {"node":..,"op":..,"key":{..}
+func appendUndoHead(b []byte, node string, op Kind, key report.Record) ([]byte, error) {
+	b = append(b, `{"node":`...)
+	b = appendJSONString(b, node)
+	b = append(b, `,"op":`...)
+	b = appendJSONString(b, string(op))
+	b = append(b, `,"key":`...)
+	return appendRecord(b, key)
+}
+
+// appendRecord appends a diff record as a JSON object in column order.
+func appendRecord(b []byte, r report.Record) ([]byte, error) {
+	b = append(b, '{')
+	for i, f := range r {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f.Name)
+		b = append(b, ':')
+		switch v := f.Value.(type) {
+		case nil:
+			b = append(b, "null"...)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case string:
+			b = appendJSONString(b, v)
+		case json.Number:
+			if !validNumber(string(v)) {
+				return nil, fmt.Errorf("field %s: invalid number %q", f.Name, string(v))
+			}
+			b = append(b, v...)
+		default: // anything else: encoding/json encodes or refuses it
+			m, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", f.Name, err)
+			}
+			b = append(b, m...)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendTexts appends a row read as column texts (nil = NULL) as a JSON object, the values
+// converted as encode.JSONValue does.
+func appendTexts(b []byte, cols []catalog.Column, kinds []jsonKind, texts [][]byte) []byte {
+	b = append(b, '{')
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, c.Name)
+		b = append(b, ':')
+		t := texts[i]
+		switch {
+		case t == nil:
+			b = append(b, "null"...)
+		case kinds[i] == jsonNumber:
+			b = append(b, t...)
+		case kinds[i] == jsonBool:
+			b = strconv.AppendBool(b, string(t) == "true")
+		default:
+			b = appendJSONString(b, t)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 goes through encoding/json, which
+// replaces it as it always did.
+func appendJSONString[T ~string | ~[]byte](b []byte, s T) []byte {
+	if !validUTF8(s) {
+		m, _ := json.Marshal(string(s)) // a string always marshals
+		return append(b, m...)
+	}
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func validUTF8[T ~string | ~[]byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(string(s[i:]))
+		}
+	}
+	return true
+}
+
+// rawInt8 decodes a bigint result column in either wire format.
+func rawInt8(b []byte, format int16) (int64, error) {
+	if b == nil {
+		return 0, fmt.Errorf("unexpected NULL")
+	}
+	if format == pgx.BinaryFormatCode {
+		if len(b) != 8 {
+			return 0, fmt.Errorf("bigint of %d bytes", len(b))
+		}
+		return int64(binary.BigEndian.Uint64(b)), nil
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
+
+// validNumber reports whether s is a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(s string) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
