@@ -26,7 +26,7 @@ type Range struct {
 }
 
 // subRanges is how many sub-ranges each range is split into.
-const subRanges = 10
+const subRanges = 20
 
 // sub returns sub-range i of r as a range of its own.
 func (r Range) sub(i int) Range {

@@ -2,8 +2,10 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,10 +21,8 @@ func Read(path string) (*Diff, error) {
 		return nil, fault.Input("cannot read diff file %s: %v", path, err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReader(f))
-	dec.UseNumber()
-	var d Diff
-	if err := dec.Decode(&d); err != nil {
+	d, err := decode(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
 		return nil, fault.Input("diff file %s is corrupt or truncated: %v", path, err)
 	}
 	if d.Format != Format {
@@ -48,7 +48,83 @@ func Read(path string) (*Diff, error) {
 			}
 		}
 	}
+	return d, nil
+}
+
+// decode reads a diff streaming its row arrays one row at a time: json.Decoder would otherwise
+// buffer the whole document (hundreds of MB for a large diff) besides the decoded rows.
+func decode(r io.Reader) (*Diff, error) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	head := map[string]json.RawMessage{}
+	var d Diff
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "rows":
+			d.Rows, err = decodeRows(dec)
+		case "transient":
+			d.Transient, err = decodeRows(dec)
+		default:
+			var raw json.RawMessage
+			err = dec.Decode(&raw)
+			head[key] = raw
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("unexpected data after the diff")
+	}
+	b, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	rows, transient := d.Rows, d.Transient
+	hd := json.NewDecoder(bytes.NewReader(b))
+	hd.UseNumber()
+	if err := hd.Decode(&d); err != nil {
+		return nil, err
+	}
+	d.Rows, d.Transient = rows, transient
 	return &d, nil
+}
+
+func decodeRows(dec *json.Decoder) ([]Row, error) {
+	if err := expectDelim(dec, '['); err != nil {
+		return nil, err
+	}
+	rows := []Row{}
+	for dec.More() {
+		var r Row
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("row %d: %w", len(rows)+1, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, expectDelim(dec, ']')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("expected %q, found %v", want, tok)
+	}
+	return nil
 }
 
 // WriteFile writes d to path atomically: a temporary file in the same directory, fsync'd, then

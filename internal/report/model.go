@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unique"
 )
 
 // Format is the version tag of diff files this build writes and reads.
@@ -189,7 +190,7 @@ func (p *recordParser) record() (Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("field %s: %w", name, err)
 		}
-		out = append(out, Field{Name: name, Value: v})
+		out = append(out, Field{Name: unique.Make(name).Value(), Value: v}) // one copy of each name
 		p.space()
 		if p.eat(',') {
 			continue

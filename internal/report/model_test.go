@@ -3,10 +3,13 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pgparity/pgparity/internal/fault"
 )
 
 func sampleDiff(rows, transient int) *Diff {
@@ -100,6 +103,39 @@ func TestRecordUnmarshalMatchesEncodingJSON(t *testing.T) {
 	for _, bad := range []string{`[]`, `{"a":{}}`, `{"a":[1]}`} {
 		if err := json.Unmarshal([]byte(bad), &r); err == nil {
 			t.Errorf("%s must be refused", bad)
+		}
+	}
+}
+
+// TestReadStreamsAndValidates reads a written diff back through Read and refuses truncated,
+// trailing and wrongly versioned files.
+func TestReadStreamsAndValidates(t *testing.T) {
+	dir := t.TempDir()
+	d := sampleDiff(3, 1)
+	path := dir + "/d.json"
+	if err := WriteFile(path, d); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Fatalf("read back differs:\n got %+v\nwant %+v", *got, *d)
+	}
+	full, _ := os.ReadFile(path)
+	for name, content := range map[string]string{
+		"truncated": string(full[:len(full)/2]),
+		"trailing":  string(full) + "{}",
+		"version":   strings.Replace(string(full), Format, "pgparity.diff/v9", 1),
+		"not json":  "hello",
+	} {
+		p := dir + "/" + strings.ReplaceAll(name, " ", "_") + ".json"
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(p); err == nil || !fault.IsInput(err) {
+			t.Errorf("%s: want an input error, got %v", name, err)
 		}
 	}
 }
