@@ -41,14 +41,16 @@ func (e *engine) recheck(ctx context.Context, d *report.Diff) error {
 }
 
 // reread replaces d.Rows with the current state of its keys on every node, keeping only those
-// that still differ. It reads through the pools, outside any earlier snapshot.
+// that still differ. It reads in a fresh snapshot per node (read-only, like every read of a
+// comparison, so a filter can never write).
 func (e *engine) reread(ctx context.Context, d *report.Diff) error {
-	conns := make([][]querier, len(e.pools))
-	for i, p := range e.pools {
-		for w := 0; w < e.workers; w++ {
-			conns[i] = append(conns[i], p)
-		}
+	sessions, err := openSessions(ctx, e.pools, e.workers)
+	if err != nil {
+		return err
 	}
+	defer closeSessions(ctx, sessions)
+	e.sessions = sessions
+	conns := e.sessionQueriers()
 	if e.cmp.Table.KeyKind == catalog.KeyNone {
 		return e.rereadMultiset(ctx, d, conns)
 	}

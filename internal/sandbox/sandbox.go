@@ -141,7 +141,7 @@ func Up(ctx context.Context, opts Options) (*Sandbox, error) {
 		return nil, err
 	}
 	for i := len(s.Nodes); i < opts.Nodes; i++ {
-		port, err := freePort()
+		port, err := freePort(s.ports())
 		if err != nil {
 			return nil, err
 		}
@@ -154,12 +154,56 @@ func Up(ctx context.Context, opts Options) (*Sandbox, error) {
 			return nil, err
 		}
 	}
-	for _, n := range s.Nodes {
-		if err := s.Start(ctx, n.Name); err != nil {
+	for i := range s.Nodes {
+		if err := s.startOnFreePort(ctx, i); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// startOnFreePort starts node i; when its port was taken meanwhile by another program, it moves
+// the node to a new free port (a later `port` line in postgresql.conf wins) and tries again.
+func (s *Sandbox) startOnFreePort(ctx context.Context, i int) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = s.Start(ctx, s.Nodes[i].Name); err == nil || !strings.Contains(err.Error(), "could not create") {
+			return err
+		}
+		port, perr := freePort(s.ports())
+		if perr != nil {
+			return perr
+		}
+		if err := appendConf(s.Nodes[i].DataDir, fmt.Sprintf("port = %d\n", port)); err != nil {
+			return err
+		}
+		s.Nodes[i].Port = port
+		if err := s.save(); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// ports returns the ports the sandbox's nodes use.
+func (s *Sandbox) ports() map[int]bool {
+	used := map[int]bool{}
+	for _, n := range s.Nodes {
+		used[n.Port] = true
+	}
+	return used
+}
+
+func appendConf(dataDir, text string) error {
+	f, err := os.OpenFile(filepath.Join(dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("configure %s: %w", dataDir, err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return fmt.Errorf("configure %s: %w", dataDir, err)
+	}
+	return f.Close()
 }
 
 func (s *Sandbox) save() error {
@@ -246,15 +290,7 @@ func (s *Sandbox) initNode(ctx context.Context, n Node, settings map[string]stri
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s = %s\n", k, conf[k])
 	}
-	f, err := os.OpenFile(filepath.Join(n.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("configure %s: %w", n.Name, err)
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return fmt.Errorf("configure %s: %w", n.Name, err)
-	}
-	return f.Close()
+	return appendConf(n.DataDir, b.String())
 }
 
 // Start starts one node if it is not running.
@@ -394,13 +430,21 @@ func serverCredential() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
+// freePort returns a loopback port nothing listens on now and that is not in used (ports given
+// to nodes not started yet).
+func freePort(used map[int]bool) (int, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free loopback port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !used[port] {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("find a free loopback port: none found")
 }
 
 func randomPassword() string {

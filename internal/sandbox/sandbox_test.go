@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -60,5 +62,32 @@ func TestFindBinDirRejectsBadExplicitDir(t *testing.T) {
 	}
 	if _, err := FindBinDir(""); err != nil {
 		t.Fatalf("this machine has PostgreSQL installed: %v", err)
+	}
+}
+
+// TestStartMovesOffATakenPort: a node whose port another program took meanwhile is moved to a
+// free port and started.
+func TestStartMovesOffATakenPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := Shared()
+	if err := s.Stop(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	old := s.Nodes[1].Port
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := s.startOnFreePort(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if s.Nodes[1].Port == old || !s.Status(ctx)[1].Running {
+		t.Fatalf("n2 on port %d (was %d), status %+v", s.Nodes[1].Port, old, s.Status(ctx)[1])
+	}
+	again, err := Load(s.Dir)
+	if err != nil || again.Nodes[1].Port != s.Nodes[1].Port {
+		t.Fatalf("state file not updated: %+v %v", again, err)
 	}
 }

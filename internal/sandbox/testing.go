@@ -30,6 +30,12 @@ func RunTests(m *testing.M, n int) int {
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		// Stop whatever did start before removing the directory.
+		if partial, lerr := Load(dir); lerr == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_ = partial.Down(ctx)
+			cancel()
+		}
 		_ = os.RemoveAll(dir)
 		return 3
 	}
