@@ -5,7 +5,17 @@ SANDBOX ?= .sandbox
 ROWS    ?= 100000
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test lint bench clean
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
+
+.PHONY: build demo test lint bench clean deps
+
+# PostgreSQL server binaries: installed with apt when missing and we are root (as on a fresh
+# Debian machine); otherwise the sandbox says how to install them.
+deps:
+	@if [ -z "$$PG_BINDIR" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing PostgreSQL server binaries (apt-get install -y postgresql)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/pgparity
@@ -14,7 +24,7 @@ build:
 # check the cluster, diff a table (JSON + HTML report; exit 1 = differences, expected here),
 # repair it from n1, and diff again (must match: exit 0).
 SVC = PGPARITY_SERVICEFILE=$(SANDBOX)/pg_service.conf
-demo: build
+demo: deps build
 	$(BIN) sandbox up --dir $(SANDBOX) --nodes 3 --rows $(ROWS) --diverge
 	$(SVC) $(BIN) cluster check sandbox
 	mkdir -p out
@@ -29,15 +39,15 @@ demo: build
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	staticcheck ./...
+	$(STATICCHECK) ./...
 
 # Everything CI runs: formatting, vet, staticcheck, and all tests (integration tests start real
 # PostgreSQL nodes through internal/sandbox) with the race detector.
-test: lint
+test: deps lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # Performance figures: 3-node sandbox, 1,000,000-row wide table, ratios to the hashing floor.
-bench: build
+bench: deps build
 	$(GO) run ./cmd/pgparity-bench -bin $(BIN) -rows 1000000
 
 clean:

@@ -163,10 +163,14 @@ func (e *engine) runKeyed(ctx context.Context, d *report.Diff) error {
 		return err
 	}
 	defer closeSessions(ctx, e.sessions)
-	// Plan on the node that expects the most rows; rows only other nodes have still land in
-	// the open-ended ranges.
+	// Plan on the node that expects the most rows (a node that cannot estimate is counted
+	// first); rows only other nodes have still land in the open-ended ranges.
 	planner := 0
 	for i, t := range e.tables {
+		if t.EstRows < 0 {
+			planner = i
+			break
+		}
 		if t.EstRows > e.tables[planner].EstRows {
 			planner = i
 		}
