@@ -1,22 +1,25 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
 
-// progress shows ranges hashed and differing keys found on stderr while table-diff runs. It is a
-// no-op unless stderr is a terminal.
+// progress shows ranges hashed and keys analysed (with how many differ) on stderr while
+// table-diff runs. It is a no-op unless stderr is a terminal.
 type progress struct {
-	on     bool
-	p      *mpb.Progress
-	mu     sync.Mutex
-	ranges *mpb.Bar
-	keys   *mpb.Bar
-	found  int64
+	on       bool
+	p        *mpb.Progress
+	mu       sync.Mutex
+	ranges   *mpb.Bar
+	keys     *mpb.Bar
+	analysed int64
+	found    atomic.Int64
 }
 
 func newProgress(w io.Writer, on bool) *progress {
@@ -36,7 +39,8 @@ func (p *progress) RangesPlanned(total int) {
 		mpb.PrependDecorators(decor.Name("ranges hashed  "), decor.CountersNoUnit("%d / %d")),
 		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name("  ETA "), decor.AverageETA(decor.ET_STYLE_GO)))
 	p.keys = p.p.New(0, mpb.SpinnerStyle(),
-		mpb.PrependDecorators(decor.Name("differing keys "), decor.CurrentNoUnit("%d")))
+		mpb.PrependDecorators(decor.Name("keys analysed  "), decor.CurrentNoUnit("%d"),
+			decor.Any(func(decor.Statistics) string { return fmt.Sprintf(" (%d differ)", p.found.Load()) })))
 }
 
 func (p *progress) RangeDone(bool) {
@@ -45,14 +49,14 @@ func (p *progress) RangeDone(bool) {
 	}
 }
 
-func (p *progress) KeysFound(n int) {
-	if !p.on || p.keys == nil || n == 0 {
+func (p *progress) KeysAnalysed(analysed, differing int) {
+	if !p.on || p.keys == nil {
 		return
 	}
+	p.found.Add(int64(differing))
 	p.mu.Lock()
-	p.found += int64(n)
-	p.keys.SetTotal(p.found+1, false)
-	p.keys.SetCurrent(p.found)
+	p.analysed += int64(analysed)
+	p.keys.SetCurrent(p.analysed)
 	p.mu.Unlock()
 }
 

@@ -43,14 +43,16 @@ type Options struct {
 type Progress interface {
 	RangesPlanned(total int)
 	RangeDone(differs bool)
-	KeysFound(n int)
+	// KeysAnalysed reports keys compared one by one in a differing range, and how many of
+	// them differ.
+	KeysAnalysed(analysed, differing int)
 }
 
 type noProgress struct{}
 
-func (noProgress) RangesPlanned(int) {}
-func (noProgress) RangeDone(bool)    {}
-func (noProgress) KeysFound(int)     {}
+func (noProgress) RangesPlanned(int)     {}
+func (noProgress) RangeDone(bool)        {}
+func (noProgress) KeysAnalysed(int, int) {}
 
 // engine is the state of one comparison.
 type engine struct {

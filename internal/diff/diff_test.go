@@ -463,8 +463,8 @@ type killAfter struct {
 	fire  chan struct{}
 }
 
-func (k *killAfter) RangesPlanned(int) {}
-func (k *killAfter) KeysFound(int)     {}
+func (k *killAfter) RangesPlanned(int)     {}
+func (k *killAfter) KeysAnalysed(int, int) {}
 func (k *killAfter) RangeDone(bool) {
 	if k.done.Add(1) == k.after {
 		close(k.fire)

@@ -235,11 +235,11 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, reps []int, cand
 		}
 		found++
 		if cands.add(en.key, r.Index) {
-			e.progress.KeysFound(found)
+			e.progress.KeysAnalysed(len(byID), found)
 			return true, nil
 		}
 	}
-	e.progress.KeysFound(found)
+	e.progress.KeysAnalysed(len(byID), found)
 	return false, nil
 }
 

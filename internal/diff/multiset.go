@@ -60,7 +60,7 @@ func (e *engine) runMultiset(ctx context.Context, d *report.Diff) error {
 		d.Summary.Status = report.StatusPartial
 		d.Summary.PartialReason = fmt.Sprintf("stopped after %d differing rows (--max-diff-rows)", e.opts.MaxDiffRows)
 	}
-	e.progress.KeysFound(len(diffs))
+	e.progress.KeysAnalysed(len(diffs), len(diffs))
 	return e.multisetRows(ctx, d, diffs, e.sessionQueriers())
 }
 
