@@ -159,14 +159,14 @@ func Connect(ctx context.Context, nodes []Node, opts PoolOptions) (Pools, error)
 				p.Close()
 			}
 		}
-		return nil, joinNodeErrors(failed)
+		return nil, JoinErrors(failed)
 	}
 	return pools, nil
 }
 
-// joinNodeErrors joins per-node errors on one line (errors.Join would use newlines), keeping them
+// JoinErrors joins per-node errors on one line (errors.Join would use newlines), keeping each
 // reachable with errors.As.
-func joinNodeErrors(errs []error) error {
+func JoinErrors(errs []error) error {
 	if len(errs) == 1 {
 		return errs[0]
 	}

@@ -120,7 +120,7 @@ func Apply(ctx context.Context, pools cluster.Pools, p *Plan, o ApplyOptions) (*
 	}
 	res.finish(started)
 	if len(errs) > 0 {
-		return res, nodeErrors(errs)
+		return res, cluster.JoinErrors(errs)
 	}
 	return res, nil
 }
@@ -358,19 +358,3 @@ func (w *nodeWork) status(s string) {
 		}
 	}
 }
-
-// nodeErrors joins per-node errors on one line, keeping each reachable with errors.As.
-type nodeErrors []error
-
-func (m nodeErrors) Error() string {
-	s := ""
-	for i, e := range m {
-		if i > 0 {
-			s += "; "
-		}
-		s += e.Error()
-	}
-	return s
-}
-
-func (m nodeErrors) Unwrap() []error { return m }

@@ -130,7 +130,7 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 // WriteFile writes d to path atomically: a temporary file in the same directory, fsync'd, then
 // renamed, so a crash never leaves half a diff file under the final name.
 func WriteFile(path string, d *Diff) error {
-	return writeAtomic(path, func(f *os.File) error {
+	return WriteAtomic(path, func(f *os.File) error {
 		w := bufio.NewWriterSize(f, 1<<16)
 		if err := Write(w, d); err != nil {
 			return err
@@ -139,7 +139,9 @@ func WriteFile(path string, d *Diff) error {
 	})
 }
 
-func writeAtomic(path string, fill func(*os.File) error) error {
+// WriteAtomic writes path through fill atomically: a temporary file in the same directory,
+// fsync'd, then renamed (mode 0600), so a crash never leaves half a file under the final name.
+func WriteAtomic(path string, fill func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -182,7 +184,7 @@ func DefaultName(d *Diff) string {
 
 // WriteHTMLFile writes the HTML report of d to path atomically.
 func WriteHTMLFile(path string, d *Diff) error {
-	return writeAtomic(path, func(f *os.File) error {
+	return WriteAtomic(path, func(f *os.File) error {
 		w := bufio.NewWriterSize(f, 1<<16)
 		if err := WriteHTML(w, d); err != nil {
 			return err
