@@ -292,3 +292,49 @@ func TestWholeRowPlan(t *testing.T) {
 		t.Fatalf("bidirectional on a whole-row diff: %v", err)
 	}
 }
+
+// TestPlanFromReport parses the plan the HTML report builds (the same text as
+// internal/report's planFixtureYAML, which its browser test checks the page produces) and checks
+// it decides what the user chose there: key values come as text, integers included.
+func TestPlanFromReport(t *testing.T) {
+	const fromReport = `# Repair plan built in the pgparity report of public.orders.
+# Use: pgparity table-repair --diff-file DIFF_FILE --plan THIS_FILE [--dry-run]
+version: 1
+overrides:
+  - key: {"region":"eu","id":"1"}
+    action: take n3
+  - key: {"region":"us","id":"9"}
+    action: delete
+default: take n1
+`
+	r := func(region string, id int, status string) *report.Record {
+		return &report.Record{{Name: "region", Value: region}, {Name: "id", Value: json.Number(fmt.Sprint(id))}, {Name: "status", Value: status}}
+	}
+	key := func(region string, id int) report.Record {
+		return report.Record{{Name: "region", Value: region}, {Name: "id", Value: json.Number(fmt.Sprint(id))}}
+	}
+	d := &report.Diff{
+		Format: report.Format, Cluster: "prod", Table: report.TableRef{Schema: "public", Name: "orders"},
+		Key: []string{"region", "id"}, Nodes: []string{"n1", "n2", "n3"},
+		Columns: []report.Column{{Name: "region", Type: "text"}, {Name: "id", Type: "bigint"}, {Name: "status", Type: "text"}},
+		Rows: []report.Row{
+			{Key: key("eu", 1), Values: map[string]*report.Record{"n1": r("eu", 1, "paid"), "n2": nil, "n3": r("eu", 1, "open")}},
+			{Key: key("us", 7), Values: map[string]*report.Record{"n1": r("us", 7, "paid"), "n2": r("us", 7, "paid"), "n3": r("us", 7, "new")}},
+			{Key: key("us", 9), Values: map[string]*report.Record{"n1": nil, "n2": r("us", 9, "new"), "n3": nil}},
+		},
+	}
+	p, err := NewPlan(d, Options{Mode: ModePlan, Rules: mustRules(t, fromReport)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := renderPlan(p)
+	want := []string{
+		"n1 update region=eu, id=1: eu,1,paid -> eu,1,open",
+		"n2 delete region=us, id=9: us,9,new -> -",
+		"n2 insert region=eu, id=1: - -> eu,1,open",
+		"n3 update region=us, id=7: us,7,new -> us,7,paid",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

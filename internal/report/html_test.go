@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,7 +294,7 @@ func TestHTMLInChromiumSmall(t *testing.T) {
 			`<td class="key" rowspan="3" title="row_hash=9f3c0a">row_hash=9f3c0a</td>`,
 		}},
 		{"composite key", summaryFixture(), []string{
-			`<td class="key" rowspan="3" title="region=eu, id=1">region=eu, id=1</td>`,
+			`<td class="key" rowspan="3" title="region=eu, id=1">region=eu, id=1<select class="plan-action" aria-label="Repair action for region=eu, id=1"><option value="">repair: default</option><option value="take n1">take n1</option>`,
 			`<td class="node">n3</td><td class="val">eu</td><td class="val">1</td><td class="val diff-cell">open</td><td class="val diff-cell"><span class="null">NULL</span></td>`,
 			`<td class="node">n2</td><td class="val">us</td><td class="val">7</td><td class="val">paid</td><td class="val diff-cell">5.00</td>`,
 			`<span id="page-info" aria-live="polite">1–3 of 3</span>`,
@@ -342,7 +343,7 @@ func TestHTMLInChromium(t *testing.T) {
 		`<div class="value" id="differing-keys">100,000</div>`,
 		`<span id="page-info" aria-live="polite">1–100 of 100,000</span>`,
 		`<td class="missing" colspan="5">missing on n2</td>`,
-		`<td class="key" rowspan="3" title="id=1">id=1</td>`,
+		`<td class="key" rowspan="3" title="id=1">id=1<select class="plan-action"`,
 		`<td class="val diff-cell"><span class="null">NULL</span></td>`,
 		`&lt;script&gt;alert(1)&lt;/script&gt;`,
 	} {
@@ -388,5 +389,52 @@ func TestHTMLInChromium(t *testing.T) {
 				t.Errorf("keep %s: %v", name, err)
 			}
 		}
+	}
+}
+
+// planFixtureYAML is the plan TestHTMLRepairPlan makes the page build; internal/repair parses the
+// same text (TestPlanFromReport), so the report and the plan reader cannot drift apart.
+const planFixtureYAML = `# Repair plan built in the pgparity report of public.orders.
+# Use: pgparity table-repair --diff-file DIFF_FILE --plan THIS_FILE [--dry-run]
+version: 1
+overrides:
+  - key: {"region":"eu","id":"1"}
+    action: take n3
+  - key: {"region":"us","id":"9"}
+    action: delete
+default: take n1
+`
+
+// TestHTMLRepairPlan drives the page's plan builder as a user would (an action per key, a
+// default) and checks the YAML it offers for download.
+func TestHTMLRepairPlan(t *testing.T) {
+	needChromium(t)
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, summaryFixture()); err != nil {
+		t.Fatal(err)
+	}
+	script := `<script>
+window.pgparityPlan.choose(2, "delete");
+window.pgparityPlan.choose(0, "take n3");
+window.pgparityPlan.choose(1, "skip");
+window.pgparityPlan.choose(1, "");
+document.getElementById("plan-default").value = "take n1";
+var pre = document.createElement("pre"); pre.id = "plan-out";
+pre.textContent = window.pgparityPlan.yaml(); document.body.appendChild(pre);
+</script>`
+	page := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(page, []byte(strings.Replace(buf.String(), "</body>", script+"</body>", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, _ := runChromium(t, page, "--dump-dom")
+	m := regexp.MustCompile(`(?s)<pre id="plan-out">(.*?)</pre>`).FindSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no plan in the page:\n%s", dom)
+	}
+	if got := html.UnescapeString(string(m[1])); got != planFixtureYAML {
+		t.Fatalf("plan:\n%s\nwant:\n%s", got, planFixtureYAML)
+	}
+	if !strings.Contains(string(dom), `<span id="plan-count">2</span>`) {
+		t.Error("the download button does not count the 2 chosen keys")
 	}
 }

@@ -11,6 +11,8 @@
   var nodes = data.nodes, columns = data.columns, types = data.types || [];
   var keyCols = data.key, rows = data.rows, wholeRow = data.whole_row;
   var state = { page: 0, matches: null, onlyDiff: false };
+  var choices = {}; // repair plan: row index -> action chosen in the page
+  for (var ri = 0; ri < rows.length; ri++) rows[ri].i = ri;
   var hay = null; // lower-cased search text per row, built on first filter
   var table = el("rows"), head = el("rows-head");
 
@@ -115,6 +117,7 @@
         k.rowSpan = nodes.length;
         k.textContent = keyText(r);
         k.title = k.textContent;
+        if (!wholeRow) k.appendChild(planSelect(r));
         tr.appendChild(k);
       }
       var nd = document.createElement("td");
@@ -182,6 +185,75 @@
     el("prev").disabled = state.page === 0;
     el("next").disabled = state.page >= pages - 1;
   }
+
+  // The actions a repair plan knows (docs/repair-plans.md); "" leaves the key to the default.
+  function planActions() {
+    var a = [["", "repair: default"]];
+    for (var n = 0; n < nodes.length; n++) a.push(["take " + nodes[n], "take " + nodes[n]]);
+    a.push(["delete", "delete"], ["skip", "skip"]);
+    return a;
+  }
+
+  function planSelect(r) {
+    var sel = document.createElement("select");
+    sel.className = "plan-action";
+    sel.setAttribute("aria-label", "Repair action for " + keyText(r));
+    planActions().forEach(function (a) {
+      var o = document.createElement("option");
+      o.value = a[0];
+      o.textContent = a[1];
+      sel.appendChild(o);
+    });
+    sel.value = choices[r.i] || "";
+    sel.addEventListener("change", function () { choose(r.i, sel.value); });
+    return sel;
+  }
+
+  function choose(i, action) {
+    if (action) choices[i] = action; else delete choices[i];
+    el("plan-count").textContent = fmt(Object.keys(choices).length);
+  }
+
+  // planYAML writes the chosen actions as per-key overrides. Keys are JSON objects, which YAML
+  // reads as flow mappings; key values are PostgreSQL's text, compared as text by the plan.
+  function planYAML() {
+    var idx = Object.keys(choices).map(Number).sort(function (a, b) { return a - b; });
+    var out = ["# Repair plan built in the pgparity report of " + el("table-name").textContent + ".",
+      "# Use: pgparity table-repair --diff-file DIFF_FILE --plan THIS_FILE [--dry-run]",
+      "version: 1"];
+    out.push(idx.length ? "overrides:" : "overrides: []");
+    idx.forEach(function (i) {
+      var r = rows[i], key = {};
+      for (var j = 0; j < r.k.length; j++) key[keyCols[j]] = r.k[j];
+      out.push("  - key: " + JSON.stringify(key));
+      out.push("    action: " + choices[i]);
+    });
+    out.push("default: " + el("plan-default").value);
+    return out.join("\n") + "\n";
+  }
+
+  function downloadPlan() {
+    var a = document.createElement("a");
+    a.href = "data:application/yaml;charset=utf-8," + encodeURIComponent(planYAML());
+    a.download = el("table-name").textContent.replace(/[^A-Za-z0-9_.-]+/g, "_") + "_plan.yaml";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  if (!wholeRow) {
+    el("plan-tools").hidden = false;
+    planActions().slice(1).forEach(function (a) {
+      var o = document.createElement("option");
+      o.value = a[0];
+      o.textContent = a[1];
+      el("plan-default").appendChild(o);
+    });
+    el("plan-default").value = "skip";
+    el("plan-download").addEventListener("click", downloadPlan);
+  }
+  // For scripted use and tests: choose actions and read the plan without clicking.
+  window.pgparityPlan = { choose: choose, yaml: planYAML };
 
   function go(delta) {
     state.page += delta;
