@@ -3,13 +3,47 @@ package diff
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 )
 
-// fetchBatch is the number of keys fetched per query.
-const fetchBatch = 1000
+// Fetch batches: at most maxFetchBatch keys per query, fewer when rows are wide, so that one
+// query returns about fetchBytes of row text (rows of megabytes of TOASTed text or bytea are then
+// fetched a few at a time, not a thousand at once).
+const (
+	firstFetchBatch = 100
+	maxFetchBatch   = 1000
+	fetchBytes      = 16 << 20
+)
+
+// batcher hands out consecutive batches of key positions, sized by the row width seen so far.
+type batcher struct {
+	mu          sync.Mutex
+	next, total int
+	rows, bytes int64
+}
+
+func (b *batcher) take() (start, end int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	size := firstFetchBatch
+	if b.rows > 0 {
+		avg := max(1, b.bytes/b.rows)
+		size = int(min(int64(maxFetchBatch), max(1, fetchBytes/avg)))
+	}
+	start, end = b.next, min(b.next+size, b.total)
+	b.next = end
+	return start, end
+}
+
+func (b *batcher) seen(rows, bytes int64) {
+	b.mu.Lock()
+	b.rows += rows
+	b.bytes += bytes
+	b.mu.Unlock()
+}
 
 // nodeRow is one node's version of a row: column texts (nil = NULL) in q.cols order, and the
 // row hash.
@@ -30,7 +64,7 @@ type querier interface {
 }
 
 // fetchKeys reads the full rows of keys on every node. conns[i][w] is worker w's querier on node
-// i; batches are spread over the workers.
+// i; each node's workers take batches of keys in turn.
 func (e *engine) fetchKeys(ctx context.Context, keys []Key, conns [][]querier) (*fetched, error) {
 	f := &fetched{keys: keys, rows: make([][]*nodeRow, len(keys))}
 	for i := range f.rows {
@@ -41,11 +75,10 @@ func (e *engine) fetchKeys(ctx context.Context, keys []Key, conns [][]querier) (
 	nCol := len(e.q.cols)
 	g, gctx := errgroup.WithContext(ctx)
 	for node := range conns {
-		workers := len(conns[node])
-		for w := 0; w < workers; w++ {
+		b := &batcher{total: len(keys)}
+		for w := range conns[node] {
 			g.Go(func() error {
-				for start := w * fetchBatch; start < len(keys); start += workers * fetchBatch {
-					end := min(start+fetchBatch, len(keys))
+				for start, end := b.take(); start < end; start, end = b.take() {
 					args := make([]any, nKey)
 					for c := 0; c < nKey; c++ {
 						col := make([]string, end-start)
@@ -54,14 +87,23 @@ func (e *engine) fetchKeys(ctx context.Context, keys []Key, conns [][]querier) (
 						}
 						args[c] = col
 					}
-					if err := e.fetchBatch(gctx, conns[node][w], sql, args, nCol, func(ord int, r *nodeRow) {
+					var rows, bytes int64
+					err := e.fetchBatch(gctx, conns[node][w], sql, args, nCol, func(ord int, r *nodeRow) {
 						f.rows[start+ord-1][node] = r
-					}); err != nil {
+						rows++
+						for _, t := range r.texts {
+							if t != nil {
+								bytes += int64(len(*t))
+							}
+						}
+					})
+					if err != nil {
 						if ctx.Err() != nil {
 							return ctx.Err()
 						}
 						return nodeErr(e.nodes[node], "fetch rows of "+e.cmp.Table.Ident(), err)
 					}
+					b.seen(rows, bytes)
 				}
 				return nil
 			})

@@ -1,0 +1,71 @@
+package diff
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pgparity/pgparity/internal/sandbox"
+)
+
+// TestBatcherSizesByRowWidth: batches start small, grow to the maximum for narrow rows, shrink to
+// a few keys for rows of megabytes, and cover every key exactly once.
+func TestBatcherSizesByRowWidth(t *testing.T) {
+	cases := []struct {
+		name     string
+		rowBytes int64
+		want     []int // sizes of the batches taken after the first
+	}{
+		{"narrow rows", 200, []int{maxFetchBatch, maxFetchBatch}},
+		{"4 MB rows", 4 << 20, []int{4, 4}},
+		{"rows larger than a batch", 64 << 20, []int{1, 1}},
+	}
+	for _, c := range cases {
+		b := &batcher{total: 5000}
+		s, e := b.take()
+		if s != 0 || e != firstFetchBatch {
+			t.Fatalf("%s: first batch [%d,%d)", c.name, s, e)
+		}
+		b.seen(int64(e-s), int64(e-s)*c.rowBytes)
+		for _, want := range c.want {
+			s2, e2 := b.take()
+			if s2 != e || e2-s2 != want {
+				t.Errorf("%s: batch [%d,%d), want %d keys from %d", c.name, s2, e2, want, e)
+			}
+			e = e2
+		}
+	}
+	b := &batcher{total: 250}
+	covered := 0
+	for s, e := b.take(); s < e; s, e = b.take() {
+		if s != covered {
+			t.Fatalf("batch starts at %d, want %d", s, covered)
+		}
+		covered = e
+		b.seen(int64(e-s), int64(e-s)*100)
+	}
+	if covered != 250 {
+		t.Fatalf("covered %d keys of 250", covered)
+	}
+}
+
+// TestWideRows: rows of megabytes (TOASTed bytea and text) are compared and reported exactly.
+func TestWideRows(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE wide_toast (id int PRIMARY KEY, b bytea, t text)`, "n1", "n2")
+	db.Exec(t, `INSERT INTO wide_toast SELECT g, decode(repeat(md5(g::text), 100000), 'hex'), repeat('x', 3000000)
+		FROM generate_series(1, 6) g`, "n1", "n2")
+	db.Exec(t, `UPDATE wide_toast SET t = t || 'y' WHERE id = 4`, "n2")
+	pools := connectK(t, db, 2)
+	d := mustRun(t, pools, opts("wide_toast"))
+	if len(d.Rows) != 1 {
+		t.Fatalf("%d differing rows, want 1", len(d.Rows))
+	}
+	r := d.Rows[0]
+	t1, _ := r.Values["n1"].Get("t")
+	t2, _ := r.Values["n2"].Get("t")
+	b1, _ := r.Values["n1"].Get("b")
+	if k, _ := r.Key.Get("id"); fmt.Sprint(k) != "4" || len(t1.(string)) != 3000000 || len(t2.(string)) != 3000001 ||
+		len(b1.(string)) != 2+2*1600000 {
+		t.Fatalf("key %v: text lengths %d, %d; bytea text length %d", k, len(t1.(string)), len(t2.(string)), len(b1.(string)))
+	}
+}
