@@ -61,7 +61,7 @@ Exit codes: 0 the nodes match, 1 differences found (or a partial run), 2 usage o
 	f.StringVar(&o.where, "where", "", "row filter applied identically on every node (a boolean SQL expression over the table's columns)")
 	f.StringSliceVar(&o.columns, "columns", nil, "compare only these columns (the key is always compared)")
 	f.StringSliceVar(&o.excludeColumns, "exclude-columns", nil, "do not compare these columns")
-	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "stop after this many differing keys and report status partial (default from config)")
+	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "stop after this many differing keys and report status partial (default from config: 100000)")
 	f.DurationVar(&o.recheck, "recheck", 0, "after finding differences, wait this long and re-read them; keys that then agree are reported as transient")
 	f.BoolVar(&o.strict, "strict", false, "compare numeric values by their text (1.0 differs from 1.00)")
 	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")

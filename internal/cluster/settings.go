@@ -61,7 +61,7 @@ func DefaultSettings() Settings {
 		MaxConnections:   conc,
 		StatementTimeout: Duration{0},
 		ConnectTimeout:   Duration{10 * time.Second},
-		MaxDiffRows:      1000000,
+		MaxDiffRows:      100000,
 		OutputDir:        ".",
 	}
 }
@@ -155,8 +155,10 @@ statement_timeout: 0s
 # Time allowed to establish each connection, unless the node sets connect_timeout.
 connect_timeout: 10s
 
-# table-diff stops collecting differing keys past this many and reports status "partial".
-max_diff_rows: 1000000
+# table-diff stops collecting differing keys past this many and reports status "partial" (exit 1).
+# Each differing key costs a few KB of memory for every node's row (more for wide rows): a node
+# that lost most of a large table is better resynchronised than diffed row by row.
+max_diff_rows: 100000
 
 # Directory for diff files and reports.
 output_dir: .

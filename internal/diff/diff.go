@@ -231,11 +231,11 @@ func (e *engine) rowsOf(f *fetched) []report.Row {
 	var out []report.Row
 	e.versions = nil
 	for k := range f.keys {
-		if !f.differs(k) || f.absentEverywhere(k) {
-			continue
+		if f.differs(k) && !f.absentEverywhere(k) {
+			out = append(out, e.reportRow(f.keys[k], f.rows[k]))
+			e.versions = append(e.versions, hashVersions(f.rows[k]))
 		}
-		out = append(out, e.reportRow(f.keys[k], f.rows[k]))
-		e.versions = append(e.versions, hashVersions(f.rows[k]))
+		f.rows[k] = nil // the texts now live in the report row; let the collector have the rest
 	}
 	return out
 }
