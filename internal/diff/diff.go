@@ -320,7 +320,7 @@ func (e *engine) finish(d *report.Diff, started time.Time) {
 	}
 	s.DifferingKeys = len(d.Rows)
 	s.Transient = len(d.Transient)
-	s.Pairs, s.MissingOn = Tally(d.Nodes, e.versions)
+	s.Pairs, s.MissingOn = tally(d.Nodes, e.versions)
 	if s.Status == "" {
 		s.Status = report.StatusMatch
 		if len(d.Rows) > 0 {
@@ -332,9 +332,9 @@ func (e *engine) finish(d *report.Diff, started time.Time) {
 	}
 }
 
-// Tally counts, per node pair, the rows on which the pair disagrees, and per node the rows it
+// tally counts, per node pair, the rows on which the pair disagrees, and per node the rows it
 // lacks; versions[r][i] is node i's version of row r (0 = lacks it).
-func Tally(nodes []string, versions [][]int) (pairs, missing map[string]int) {
+func tally(nodes []string, versions [][]int) (pairs, missing map[string]int) {
 	pairs, missing = map[string]int{}, map[string]int{}
 	for i, a := range nodes {
 		missing[a] = 0
