@@ -89,7 +89,7 @@ func (w *nodeWork) applyKeyed(ctx context.Context, step func(string)) error {
 		n   *int64
 	}{
 		{actDelete, st.remove(), &w.res.Deleted},
-		{actUpdate, st.update(), &w.res.Updated},
+		{actUpdate, st.update(w.columnsSet(actions)), &w.res.Updated},
 		{actInsert, st.insert(), &w.res.Inserted},
 	} {
 		kind := actionKind[s.act]
@@ -453,6 +453,21 @@ func (w *nodeWork) undoLine(c *Change, a action, before func([]byte) []byte) err
 	w.us.buf = append(b, '}')
 	w.us.endLine()
 	return nil
+}
+
+// columnsSet returns, per written column, whether some update sets it.
+func (w *nodeWork) columnsSet(actions []action) []bool {
+	n := len(w.st.cols)
+	used := make([]bool, n)
+	for i, a := range actions {
+		if a != actUpdate {
+			continue
+		}
+		for j, m := range w.masks[i*n:][:n] {
+			used[j] = used[j] || m == '1'
+		}
+	}
+	return used
 }
 
 // loadWrites copies the changes that passed the guard into tempNew: the new row of an insert or

@@ -106,8 +106,18 @@ func (b *builder) converge(i int, row *report.Row, from string, targets []string
 			if noDelete {
 				continue
 			}
+			if from != "" && b.o.OutsideWhere[i][from] {
+				b.p.Held = append(b.p.Held, Held{Node: t, Key: row.Key, Kind: Delete,
+					Reason: from + " holds this key outside the diff's --where filter: its row is not in the diff"})
+				continue
+			}
 			c = Change{Kind: Delete, Expected: cur}
 		case cur == nil:
+			if b.o.OutsideWhere[i][t] {
+				b.p.Held = append(b.p.Held, Held{Node: t, Key: row.Key, Kind: Insert,
+					Reason: t + " holds this key outside the diff's --where filter: its row is not in the diff"})
+				continue
+			}
 			c = Change{Kind: Insert, New: want}
 		case b.same(row, t, from):
 			continue

@@ -48,6 +48,11 @@ type Options struct {
 	// the row; latest-commit-wins needs it (see CommitTimes in run.go). A missing entry means the
 	// time is unknown.
 	CommitTimes map[int]map[string]time.Time
+	// OutsideWhere holds, for a diff taken with --where, per diff row index the nodes that lack
+	// the row in the diff but hold its key outside the filter (see KeysOutsideWhere): their
+	// absence is the filter's, so it never makes a node delete the row, and they are not sent a
+	// row to insert over theirs.
+	OutsideWhere map[int]map[string]bool
 }
 
 // Plan is what a repair will do: per node the changes, plus what it will not do and why.

@@ -40,6 +40,10 @@ type Rules struct {
 	Rules     []Rule
 	Default   Action
 	Fallback  *Action // latest-commit-wins without a usable timestamp; nil = hold the key back
+	// byKey indexes the overrides by key text (see overrideKey), built by check: a plan saved
+	// from the HTML report holds one override per differing key, and matching every row against
+	// every override would be quadratic.
+	byKey map[string]int
 }
 
 // Override fixes the action of one key.
@@ -263,6 +267,7 @@ func (r *Rules) check(d *report.Diff) error {
 			return err
 		}
 	}
+	r.byKey = map[string]int{}
 	for i := range r.Overrides {
 		o := &r.Overrides[i]
 		where := fmt.Sprintf("override %d", i+1)
@@ -275,6 +280,17 @@ func (r *Rules) check(d *report.Diff) error {
 		for _, k := range d.Key {
 			if _, ok := o.Key[k]; !ok {
 				return fault.Input("plan %s: key must name exactly the key columns %v", where, d.Key)
+			}
+		}
+		texts := make([]*string, len(d.Key))
+		for j, k := range d.Key {
+			if v := o.Key[k]; !v.Null {
+				texts[j] = &v.Text
+			}
+		}
+		if k, ok := overrideKey(texts); ok {
+			if _, dup := r.byKey[k]; !dup {
+				r.byKey[k] = i // the first override of a key wins
 			}
 		}
 	}
@@ -326,10 +342,8 @@ func (r *Rules) needsCommitTimes() bool {
 
 // decide returns the action for a row and a description of where it came from.
 func (r *Rules) decide(d *report.Diff, row *report.Row) (Action, string) {
-	for i, o := range r.Overrides {
-		if o.matches(row.Key) {
-			return o.Action, fmt.Sprintf("override %d", i+1)
-		}
+	if i, ok := r.override(d, row.Key); ok {
+		return r.Overrides[i].Action, fmt.Sprintf("override %d", i+1)
 	}
 	for _, rule := range r.Rules {
 		if rule.When.matches(d, row) {
@@ -339,18 +353,41 @@ func (r *Rules) decide(d *report.Diff, row *report.Row) (Action, string) {
 	return r.Default, "default"
 }
 
-func (o *Override) matches(key report.Record) bool {
-	for _, f := range key {
-		want, ok := o.Key[f.Name]
+// override returns the index of the first override naming key (its text equals the key's,
+// column by column; a NULL matches nothing).
+func (r *Rules) override(d *report.Diff, key report.Record) (int, bool) {
+	if len(r.byKey) == 0 || len(key) != len(d.Key) {
+		return 0, false
+	}
+	texts := make([]*string, len(d.Key))
+	for j, k := range d.Key {
+		v, ok := key.Get(k)
 		if !ok {
-			return false
+			return 0, false
 		}
-		got, notNull := encode.Text(f.Value)
-		if want.Null || !notNull || got != want.Text {
-			return false
+		if s, ok := encode.Text(v); ok {
+			texts[j] = &s
 		}
 	}
-	return true
+	k, ok := overrideKey(texts)
+	if !ok {
+		return 0, false
+	}
+	i, ok := r.byKey[k]
+	return i, ok
+}
+
+// overrideKey joins key texts unambiguously (each prefixed by its length); false when one is
+// NULL, which no override matches.
+func overrideKey(texts []*string) (string, bool) {
+	var b strings.Builder
+	for _, t := range texts {
+		if t == nil {
+			return "", false
+		}
+		fmt.Fprintf(&b, "%d:%s", len(*t), *t)
+	}
+	return b.String(), true
 }
 
 func (w *When) matches(d *report.Diff, row *report.Row) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,13 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 		}
 		o.CommitTimes, warnings = times, warn
 	}
+	if len(d.Key) > 0 && d.Options.Where != "" {
+		outside, err := KeysOutsideWhere(ctx, pools, d)
+		if err != nil {
+			return fail(nil, err)
+		}
+		o.OutsideWhere = outside
+	}
 	p, err := NewPlan(d, o)
 	if err != nil {
 		return fail(nil, err)
@@ -60,6 +68,10 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 	nd, err := diff.Rerun(ctx, pools, d, tool)
 	slog.Debug("repair verified", "seconds", time.Since(start).Seconds())
 	if err != nil {
+		if len(res.Committed()) > 0 {
+			// Nodes changed: whatever the cause, this is no longer "bad input, nothing changed".
+			return fail(res, fmt.Errorf("verify after the commits: %s", err))
+		}
 		return fail(res, fmt.Errorf("verify: %w", err))
 	}
 	res.Verify = &Verify{Agree: len(nd.Rows) == 0, StillDiffering: len(nd.Rows)}
@@ -78,7 +90,9 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 }
 
 // Undo restores the rows an undo file recorded, on the nodes that committed, with the stale
-// guard: a row is restored only while it still holds what the repair wrote.
+// guard: a row is restored only while it still holds what the repair wrote. It returns
+// fault.ErrDiffer when every node committed but some rows could not be restored (skipped as
+// stale): the undo is then incomplete, and must not look like a success.
 func Undo(ctx context.Context, pools cluster.Pools, u *UndoFile, ao ApplyOptions) (*Result, error) {
 	p, err := u.Plan()
 	if err != nil {
@@ -88,8 +102,12 @@ func Undo(ctx context.Context, pools cluster.Pools, u *UndoFile, ao ApplyOptions
 	res, err := Apply(ctx, pools, p, ao)
 	if err != nil {
 		res.Status, res.Error = StatusFailed, err.Error()
+		return res, err
 	}
-	return res, err
+	if res.Status == StatusUnresolved {
+		return res, fault.ErrDiffer
+	}
+	return res, nil
 }
 
 // CommitTimes reads, for every row of the diff on every node holding it, the commit time of the
@@ -122,12 +140,71 @@ func CommitTimes(ctx context.Context, pools cluster.Pools, d *report.Diff, hasFa
 
 func readCommitTimes(ctx context.Context, p *cluster.Pool, d *report.Diff, out map[int]map[string]time.Time) error {
 	node := p.Node.Name
+	rows := make([]int, len(d.Rows))
+	for i := range rows {
+		rows[i] = i
+	}
+	var ts *time.Time
+	err := scanKeys(ctx, p, d, rows, "pg_catalog.pg_xact_commit_timestamp("+aliasT+".xmin)", &ts, func(i int) error {
+		if ts == nil {
+			return nil
+		}
+		if out[i] == nil {
+			out[i] = map[string]time.Time{}
+		}
+		out[i][node] = *ts
+		return nil
+	})
+	if err != nil {
+		return &cluster.NodeError{Node: node, Err: fmt.Errorf("read commit timestamps: %w", err)}
+	}
+	return nil
+}
+
+// KeysOutsideWhere reads, for a diff taken with --where, which nodes lacking a row in the diff
+// do hold its key: the row is outside the filter there (on that node or in its version), so its
+// absence from the diff is not an absence from the table. It returns diff row index -> nodes.
+func KeysOutsideWhere(ctx context.Context, pools cluster.Pools, d *report.Diff) (map[int]map[string]bool, error) {
+	out := map[int]map[string]bool{}
+	for _, p := range pools {
+		node := p.Node.Name
+		if !slices.Contains(d.Nodes, node) {
+			continue
+		}
+		var rows []int
+		for i := range d.Rows {
+			if d.Rows[i].Values[node] == nil {
+				rows = append(rows, i)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		err := scanKeys(ctx, p, d, rows, "true", nil, func(i int) error {
+			if out[i] == nil {
+				out[i] = map[string]bool{}
+			}
+			out[i][node] = true
+			return nil
+		})
+		if err != nil {
+			return nil, &cluster.NodeError{Node: node, Err: fmt.Errorf("read keys outside the --where filter: %w", err)}
+		}
+	}
+	return out, nil
+}
+
+// scanKeys looks up the keys of the given diff rows in the node's table (all of it: no filter)
+// and calls found with the diff row index of every key the node holds, after scanning into dest
+// (nil: ignored) the expression what, evaluated on the node's row (the table is aliased aliasT).
+func scanKeys(ctx context.Context, p *cluster.Pool, d *report.Diff, which []int, what string, dest any, found func(int) error) error {
+	node := p.Node.Name
 	t, err := catalog.Load(ctx, p, d.Table.Schema, d.Table.Name)
 	if errors.Is(err, catalog.ErrTableMissing) {
 		return fault.Input("table %s does not exist on node %s", d.Table, node)
 	}
 	if err != nil {
-		return &cluster.NodeError{Node: node, Err: err}
+		return err
 	}
 	key := make([]catalog.Column, len(d.Key))
 	for i, k := range d.Key {
@@ -141,11 +218,14 @@ func readCommitTimes(ctx context.Context, p *cluster.Pool, d *report.Diff, out m
 	unnest := make([]string, len(key))
 	names := make([]string, len(key))
 	for i, k := range key {
-		vals := []string{}
-		for _, r := range d.Rows {
-			v, _ := r.Key.Get(k.Name)
-			s, _ := encode.Text(v)
-			vals = append(vals, s)
+		vals := make([]*string, 0, len(which))
+		for _, r := range which {
+			v, _ := d.Rows[r].Key.Get(k.Name)
+			if s, ok := encode.Text(v); ok {
+				vals = append(vals, &s)
+			} else {
+				vals = append(vals, nil)
+			}
 		}
 		args[i] = vals
 		unnest[i] = encode.FromTextArray(fmt.Sprintf("$%d", i+1), k)
@@ -159,31 +239,25 @@ func readCommitTimes(ctx context.Context, p *cluster.Pool, d *report.Diff, out m
 	for i, k := range key {
 		tref[i] = encode.ColumnRef(aliasT, k.Name)
 	}
-	sql := "SELECT pgparity_k.ord, pg_catalog.pg_xact_commit_timestamp(" + aliasT + ".xmin) FROM " + t.From() + " AS " + aliasT +
+	sql := "SELECT pgparity_k.ord, " + what + " FROM " + t.From() + " AS " + aliasT +
 		" JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS pgparity_k(" + strings.Join(names, ", ") + ", ord) ON (" +
 		strings.Join(tref, ", ") + ") = (" + strings.Join(kref, ", ") + ")"
 	rows, err := p.Query(ctx, sql, args...)
 	if err != nil {
-		return &cluster.NodeError{Node: node, Err: fmt.Errorf("read commit timestamps: %w", err)}
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var ord int64
-		var ts *time.Time
-		if err := rows.Scan(&ord, &ts); err != nil {
-			return &cluster.NodeError{Node: node, Err: fmt.Errorf("read commit timestamps: %w", err)}
+		if err := rows.Scan(&ord, dest); err != nil {
+			return err
 		}
-		if ts == nil {
-			continue
+		if ord < 1 || ord > int64(len(which)) {
+			return fmt.Errorf("unexpected key number %d", ord)
 		}
-		i := int(ord - 1)
-		if out[i] == nil {
-			out[i] = map[string]time.Time{}
+		if err := found(which[ord-1]); err != nil {
+			return err
 		}
-		out[i][node] = *ts
 	}
-	if err := rows.Err(); err != nil {
-		return &cluster.NodeError{Node: node, Err: fmt.Errorf("read commit timestamps: %w", err)}
-	}
-	return nil
+	return rows.Err()
 }

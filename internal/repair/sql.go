@@ -89,10 +89,23 @@ func (s *statements) keyMatch(a, b string) string {
 }
 
 // rowsTable creates a temp table of change number, kind, column mask and typed rows: the rows to
-// write (tempNew) or the rows to hash (tempHash).
+// write (tempNew) or the rows to hash (tempHash). The rows to write carry NULL in the columns an
+// update does not set and a delete does not need, so their domain columns take the domain's base
+// type (a NOT NULL domain would refuse them); the domain's constraints are checked when a value
+// is written to the table. The rows to hash are whole rows, typed exactly as the table is.
 func (s *statements) rowsTable(table string) string {
+	cols := s.cols
+	if table == tempNew {
+		cols = make([]catalog.Column, len(s.cols))
+		for i, c := range s.cols {
+			if c.TypeOID != c.BaseOID && c.BaseType != "" {
+				c.Type = c.BaseType
+			}
+			cols[i] = c
+		}
+	}
 	return "CREATE TEMP TABLE " + table + " (" + s.ord + " int8 NOT NULL, " + s.kind + " text NOT NULL, " + s.mask + " varbit, " +
-		colDefs(s.cols) + ") ON COMMIT DROP"
+		colDefs(cols) + ") ON COMMIT DROP"
 }
 
 // copyRows fills a rowsTable.
@@ -156,13 +169,19 @@ func (s *statements) insert() string {
 }
 
 // update sets the non-key columns whose bit in the row's mask is 1 (the columns whose text
-// differs from the new row's; the others keep their value, which is the new one already); it
-// returns "" when every column is part of the key (such rows can only be missing or extra, never
-// different).
-func (s *statements) update() string {
+// differs from the new row's; the others keep their value, which is the new one already). Only
+// columns some row sets (used[i]) are named: a GENERATED ALWAYS identity column may not be
+// assigned at all, not even its own value. When no non-key column is set, every one is named
+// (as its own value); it returns "" when every column is part of the key (such rows can only be
+// missing or extra, never different).
+func (s *statements) update(used []bool) string {
+	some := false
+	for i, c := range s.cols {
+		some = some || (used[i] && !s.isKey(c.Name))
+	}
 	var sets []string
 	for i, c := range s.cols {
-		if !s.isKey(c.Name) {
+		if !s.isKey(c.Name) && (used[i] || !some) {
 			sets = append(sets, fmt.Sprintf("%s = CASE WHEN pg_catalog.get_bit(%s.%s, %d) = 1 THEN %s ELSE %s END",
 				ident(c.Name), aliasN, s.mask, i, encode.ColumnRef(aliasN, c.Name), encode.ColumnRef(aliasT, c.Name)))
 		}
@@ -208,7 +227,9 @@ func (s *statements) lockTable() string {
 
 // wholeState counts the current copies of every row hash in the change list and decides: the
 // node must end with target = expect + copies (insert) or expect - copies (delete) copies; with
-// the guard on, a count that is no longer the one the diff saw is stale.
+// the guard on, a count that is no longer the one the diff saw is stale. Without it a change
+// still never turns around: copies to insert are never deleted (--insert-only promises no
+// deletes) and copies to delete never inserted; such a count is stale too.
 func (s *statements) wholeState(guard bool) string {
 	hash := encode.RowHash(aliasT, s.cols, s.strict)
 	o := func(c string) string { return aliasO + "." + c }
@@ -222,7 +243,8 @@ func (s *statements) wholeState(guard bool) string {
 	return "CREATE TEMP TABLE " + tempState + " ON COMMIT DROP AS SELECT x.ord, x.kind, x.hash, x.cur, abs(x.target - x.cur) AS n, CASE" +
 		" WHEN x.cur = x.target THEN 'in_sync'" +
 		" WHEN " + fmt.Sprint(guard) + " AND x.cur <> x.expect THEN 'stale'" +
-		" WHEN x.target > x.cur THEN 'insert' ELSE 'delete' END AS action FROM (" + inner + ") AS x"
+		" WHEN x.kind = 'insert' AND x.target > x.cur THEN 'insert'" +
+		" WHEN x.kind = 'delete' AND x.target < x.cur THEN 'delete' ELSE 'stale' END AS action FROM (" + inner + ") AS x"
 }
 
 const wholeStates = "SELECT ord, action, cur, n FROM pg_temp.pgparity_repair_state"

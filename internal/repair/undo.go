@@ -222,14 +222,15 @@ func ReadUndo(path string) (*UndoFile, error) {
 }
 
 // Plan returns the plan that restores every row the repair changed on the nodes that committed
-// (or whose outcome the file does not record): the expected row is what the repair wrote, the new
-// row what was there before, so the stale guard leaves rows that changed since alone.
+// or may have ("commit failed": the connection can break after the server committed; or no
+// status recorded): the expected row is what the repair wrote, the new row what was there
+// before, so the stale guard leaves rows that changed since, or never changed, alone.
 func (u *UndoFile) Plan() (*Plan, error) {
 	h := u.Header
 	p := &Plan{Cluster: h.Cluster, Table: h.Table, Key: h.Key, Columns: h.Columns, Strict: h.Strict,
 		Nodes: h.Nodes, Mode: "undo", Changes: map[string][]Change{}}
 	for i, e := range u.Entries {
-		if s := u.Status[e.Node]; s != "" && s != "committed" {
+		if s := u.Status[e.Node]; s == "rolled back" || s == "failed" {
 			continue // the node rolled back: nothing of it to undo
 		}
 		c := Change{Row: i, Key: e.Key}
