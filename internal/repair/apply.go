@@ -333,7 +333,11 @@ func (w *nodeWork) finish(ctx context.Context, commit bool, failed string) {
 		}
 		return
 	}
-	if err := w.tx.Commit(ctx); err != nil {
+	// Every node is ready, so the decision to commit is made: an interrupt (Ctrl-C) arriving now
+	// must not leave some nodes committed and others rolled back.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := w.tx.Commit(cctx); err != nil {
 		w.err = &cluster.NodeError{Node: w.node, Err: fmt.Errorf("commit repair of %s: %w", w.st.table.Ident(), err)}
 		w.status("commit failed")
 		return

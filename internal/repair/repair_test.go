@@ -238,3 +238,18 @@ func TestGuardByHash(t *testing.T) {
 	}
 	wantRows(t, "undo of row 2", got, []string{`{"id":2,"v":"x2","n":"0.5"} -> {"id":2,"v":"v2","n":"0.50000000000000000000"}`})
 }
+
+// TestPartialDiffWarns: repairing a diff cut short by --max-diff-rows repairs its keys and warns
+// that the rest of the table was not looked at.
+func TestPartialDiffWarns(t *testing.T) {
+	db := setupBasic(t)
+	pools := connect(t, db)
+	d, _ := takeDiff(t, pools, "public", "t")
+	d.Summary.Status, d.Summary.PartialReason = report.StatusPartial, "stopped after 5 differing keys (--max-diff-rows)"
+	res := mustRepair(t, pools, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t))
+	want := fmt.Sprintf("the diff is partial (stopped after 5 differing keys (--max-diff-rows)): only its %d keys are repaired; "+
+		"run table-diff again afterwards to find the rest", len(d.Rows))
+	if len(res.Warnings) != 1 || res.Warnings[0] != want {
+		t.Fatalf("warnings %q, want [%q]", res.Warnings, want)
+	}
+}

@@ -56,6 +56,10 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 	}
 	slog.Debug("repair planned", "changes", p.Total())
 	res, err := Apply(ctx, pools, p, ao)
+	if d.Summary.Status == report.StatusPartial {
+		warnings = append(warnings, fmt.Sprintf("the diff is partial (%s): only its %d keys are repaired; "+
+			"run table-diff again afterwards to find the rest", d.Summary.PartialReason, len(d.Rows)))
+	}
 	res.Warnings = append(warnings, res.Warnings...)
 	slog.Debug("repair applied", "seconds", res.DurationSeconds)
 	if err != nil {
