@@ -79,6 +79,9 @@ type pubMember struct {
 	columns       []string
 	filter        *string
 	state         string // subscriber nodes: the sync state
+	// shared is set on a subscriber node when the table's subscription also subscribes to
+	// other publications: the table may come from one of those.
+	shared bool
 }
 
 func (m pubMember) key() string { return m.schema + "." + m.table }
@@ -129,6 +132,7 @@ func Publication(ctx context.Context, pools cluster.Pools, o PublicationOptions)
 		return nil, fault.Input("publication %s does not exist on node(s) %s, and no subscription there subscribes to it",
 			pgx.Identifier{o.Publication}.Sanitize(), strings.Join(lack, ", "))
 	}
+	dropForeignMembers(views)
 	res.Definition = comparePublication(nodes, views, o.Publication)
 
 	names := memberNames(views)
@@ -153,6 +157,32 @@ func Publication(ctx context.Context, pools cluster.Pools, o PublicationOptions)
 		t.Status = tableStatus(len(t.Structure) > 0, t.Data, false)
 	}
 	return res, nil
+}
+
+// dropForeignMembers removes from subscriber nodes the tables of subscriptions to several
+// publications that no publisher node has in this publication: they come from the others. When
+// no node of the cluster is a publisher, such tables cannot be attributed and are kept.
+func dropForeignMembers(views []*pubNode) {
+	published := map[string]bool{}
+	publishers := 0
+	for _, v := range views {
+		if v.publisher {
+			publishers++
+			for k := range v.members {
+				published[k] = true
+			}
+		}
+	}
+	if publishers == 0 {
+		return
+	}
+	for _, v := range views {
+		for k, m := range v.members {
+			if !v.publisher && m.shared && !published[k] {
+				delete(v.members, k)
+			}
+		}
+	}
 }
 
 // publishedJob is the data comparison of a member table: the published columns and rows of the
@@ -257,6 +287,8 @@ func readPublication(ctx context.Context, p *cluster.Pool, pub string) (*pubNode
 		rows, _ := p.Query(ctx, pubTablesSQL, pub)
 		var m pubMember
 		_, err := pgx.ForEachRow(rows, []any{&m.schema, &m.table, &m.columns, &m.filter}, func() error {
+			// Columns are matched by name: the order on disk may differ between nodes.
+			sort.Strings(m.columns)
 			v.members[m.key()] = m
 			def := "columns (" + strings.Join(m.columns, ", ") + ")"
 			if m.filter != nil {
@@ -278,7 +310,10 @@ func readPublication(ctx context.Context, p *cluster.Pool, pub string) (*pubNode
 	rows, _ = p.Query(ctx, pubSubscribedTablesSQL, pub)
 	var sub string
 	var m pubMember
-	_, err = pgx.ForEachRow(rows, []any{&sub, &m.schema, &m.table, &m.state}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&sub, &m.schema, &m.table, &m.state, &m.shared}, func() error {
+		if old, ok := v.members[m.key()]; ok && !old.shared {
+			return nil // another subscription holds it from this publication alone
+		}
 		v.members[m.key()] = m
 		return nil
 	})

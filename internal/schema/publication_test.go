@@ -101,3 +101,61 @@ func TestPublicationDefinitionAndUnknown(t *testing.T) {
 		t.Errorf("definition:\n got %q\nwant %q\ntables %+v", defs, want, res.Tables)
 	}
 }
+
+// pg_subscription_rel does not say which publication a table came from: a subscription to
+// publications p and q holds the tables of both, and only those p has are members of p.
+func TestPublicationSubscriptionToSeveralPublications(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY);
+		CREATE TABLE public.c (id int PRIMARY KEY)`)
+	db.Exec(t, `INSERT INTO public.a VALUES (1), (2); INSERT INTO public.b VALUES (1); INSERT INTO public.c VALUES (1);
+		CREATE PUBLICATION p FOR TABLE public.a, public.c; CREATE PUBLICATION q FOR TABLE public.b`, "n1")
+	sub := subscribe(t, db, "n2", "p, q", "")
+	// c leaves p without a refresh on n2: n2 still holds it.
+	db.Exec(t, `ALTER PUBLICATION p DROP TABLE public.c`, "n1")
+	db.Exec(t, `DELETE FROM public.b`, "n2")
+	pools := connect(t, db, 2, "n1", "n2")
+	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"n1": "publisher", "n2": "subscriber (" + sub + ")"}; !reflect.DeepEqual(res.Roles, want) {
+		t.Errorf("roles %v", res.Roles)
+	}
+	var defs, tables []string
+	for _, d := range res.Definition {
+		defs = append(defs, d.Describe(res.Nodes))
+	}
+	for _, tb := range res.Tables {
+		tables = append(tables, tb.Name+" "+tb.Status)
+	}
+	if len(defs) != 0 || !reflect.DeepEqual(tables, []string{"public.a identical"}) || res.Differs() {
+		t.Errorf("definition %q\ntables %q", defs, tables)
+	}
+}
+
+// Columns are matched by name (DESIGN.md rule 2): publishers whose tables have the same columns
+// in another order publish the same thing.
+func TestPublicationColumnOrderDoesNotMatter(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY, v text, w text)`, "n1")
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY, w text, v text)`, "n2")
+	db.Exec(t, `INSERT INTO public.a (id, v, w) VALUES (1, 'v', 'w');
+		CREATE TABLE public.b (id int PRIMARY KEY, v text, w text);
+		CREATE PUBLICATION p FOR TABLE public.a, public.b (id, w, v)`, "n1", "n2")
+	pools := connect(t, db, 2, "n1", "n2")
+	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defs, tables []string
+	for _, d := range res.Definition {
+		defs = append(defs, d.Describe(res.Nodes))
+	}
+	for _, tb := range res.Tables {
+		tables = append(tables, tb.Name+" "+tb.Status+" "+tb.Data.Reason)
+	}
+	if len(defs) != 0 || !reflect.DeepEqual(tables, []string{"public.a identical ", "public.b identical "}) || res.Differs() {
+		t.Errorf("definition %q\ntables %q", defs, tables)
+	}
+}

@@ -1,5 +1,6 @@
 -- Replication slots of the current database (and physical slots), with the WAL they retain and
--- how far behind the consumer's confirmed position is, in bytes and (while streaming) in time.
+-- how far behind the consumer's confirmed position is, in bytes and (while streaming) in time,
+-- and the walsender's application_name (a subscription's name unless its connection sets one).
 SELECT s.slot_name::text,
        s.slot_type::text,
        coalesce(s.plugin::text, ''),
@@ -8,7 +9,8 @@ SELECT s.slot_name::text,
        s.safe_wal_size,
        pg_catalog.pg_wal_lsn_diff(cur.lsn, s.restart_lsn)::int8,
        pg_catalog.pg_wal_lsn_diff(cur.lsn, s.confirmed_flush_lsn)::int8,
-       extract(epoch FROM r.replay_lag)::float8
+       extract(epoch FROM r.replay_lag)::float8,
+       coalesce(r.application_name::text, '')
 FROM pg_catalog.pg_replication_slots s
 CROSS JOIN (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
                         ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) cur

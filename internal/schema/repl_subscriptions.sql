@@ -3,7 +3,7 @@
 -- string: it may hold a password.
 SELECT s.subname::text,
        s.subenabled,
-       s.subslotname::text,
+       coalesce(s.subslotname::text, ''), -- NULL after SET (slot_name = NONE)
        s.substream::text,
        s.subdisableonerr,
        s.subpublications::text[],

@@ -57,7 +57,7 @@ type PublicationState struct {
 type Subscription struct {
 	Name           string   `json:"name"`
 	Enabled        bool     `json:"enabled"`
-	Slot           string   `json:"slot"`
+	Slot           string   `json:"slot"`      // "" after SET (slot_name = NONE)
 	Origin         string   `json:"origin"`    // "any" before PostgreSQL 16
 	Streaming      string   `json:"streaming"` // off, on, parallel
 	DisableOnError bool     `json:"disable_on_error"`
@@ -89,6 +89,8 @@ type Slot struct {
 	Retained    *int64   `json:"retained_wal_bytes"`
 	FlushLag    *int64   `json:"confirmed_flush_lag_bytes"`
 	ReplayLag   *float64 `json:"replay_lag_seconds"`
+	// consumer is the application_name of the walsender streaming from the slot ("" when none).
+	consumer string
 }
 
 // Severity of a finding.
@@ -182,7 +184,7 @@ func readReplication(ctx context.Context, p *cluster.Pool) (*NodeReplication, er
 	rows, _ = p.Query(ctx, replSlotsSQL)
 	n.Slots, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Slot, error) {
 		var s Slot
-		err := r.Scan(&s.Name, &s.Type, &s.Plugin, &s.Active, &s.WALStatus, &s.SafeWALSize, &s.Retained, &s.FlushLag, &s.ReplayLag)
+		err := r.Scan(&s.Name, &s.Type, &s.Plugin, &s.Active, &s.WALStatus, &s.SafeWALSize, &s.Retained, &s.FlushLag, &s.ReplayLag, &s.consumer)
 		return s, err
 	})
 	if err != nil {
@@ -205,20 +207,37 @@ func streamingText(s string) string {
 
 // measureLag finds, for every subscription, the node holding its slot and takes the apply lag
 // from there: the publisher's WAL position minus the slot's confirmed flush position, and the
-// walsender's replay lag.
+// walsender's replay lag. Slot names are unique per server only: when several nodes have a
+// logical slot of that name (a cascade reusing names), the one streaming to a walsender named
+// like the subscription is taken, and none when that does not single one out.
 func (t *Topology) measureLag() {
 	for i := range t.Nodes {
 		for j := range t.Nodes[i].Subscriptions {
 			s := &t.Nodes[i].Subscriptions[j]
+			if s.Slot == "" {
+				continue
+			}
+			var found, named []int
+			var slots, namedSlots []Slot
 			for k, n := range t.Nodes {
-				if k == i || s.Slot == "" {
+				if k == i {
 					continue
 				}
 				for _, sl := range n.Slots {
-					if sl.Name == s.Slot {
-						s.Publisher, s.LagBytes, s.LagSeconds = n.Node, sl.FlushLag, sl.ReplayLag
+					if sl.Name != s.Slot || sl.Type != "logical" {
+						continue
+					}
+					found, slots = append(found, k), append(slots, sl)
+					if sl.consumer == s.Name {
+						named, namedSlots = append(named, k), append(namedSlots, sl)
 					}
 				}
+			}
+			if len(found) > 1 {
+				found, slots = named, namedSlots
+			}
+			if len(found) == 1 {
+				s.Publisher, s.LagBytes, s.LagSeconds = t.Nodes[found[0]].Node, slots[0].FlushLag, slots[0].ReplayLag
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,5 +73,72 @@ func TestReplicationDisabledSubscriptionInactiveSlot(t *testing.T) {
 	}
 	if !strings.HasSuffix(got[0], " bytes of WAL") {
 		t.Errorf("slot finding %q", got[0])
+	}
+}
+
+// A subscription detached from its slot (slot_name = NONE: the usual step before dropping a
+// subscription whose publisher is gone) has no slot name.
+func TestReplicationSubscriptionWithoutSlot(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY)`)
+	db.Exec(t, `CREATE PUBLICATION p FOR TABLE public.a`, "n1")
+	sub := subscribe(t, db, "n2", "p", "")
+	db.Exec(t, "ALTER SUBSCRIPTION "+sub+" DISABLE", "n2")
+	db.Exec(t, "ALTER SUBSCRIPTION "+sub+" SET (slot_name = NONE)", "n2")
+	waitFor(t, db, "n1", "slot inactive", "SELECT NOT active FROM pg_catalog.pg_replication_slots WHERE slot_name = '"+sub+"'")
+	db.Exec(t, "SELECT pg_catalog.pg_drop_replication_slot('"+sub+"')", "n1")
+	top, err := Replication(testContext(t), connect(t, db, 2, "n1", "n2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := top.Nodes[1].Subscriptions; len(s) != 1 || s[0].Slot != "" || s[0].Publisher != "" || s[0].LagBytes != nil {
+		t.Errorf("subscriptions on n2: %+v", s)
+	}
+	var got []string
+	for _, f := range top.Findings {
+		got = append(got, f.Node+"|"+f.Severity+"|"+f.Message)
+	}
+	if want := []string{"n2|broken|subscription " + sub + " is disabled: no changes are applied"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("findings:\n got %q\nwant %q", got, want)
+	}
+}
+
+// In a cascade n1 -> n2 -> n3 whose levels reuse the publication and slot names, n3's slot name
+// is found on n1 and on n2: the lag and the membership check must not be taken from n1.
+func TestReplicationAmbiguousSlotName(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY)`)
+	db.Exec(t, `CREATE PUBLICATION p FOR TABLE public.a, public.b`, "n1")
+	slot := "sl_" + db.Name
+	subscribe(t, db, "n2", "p", "WITH (slot_name = '"+slot+"')")
+	db.Exec(t, `CREATE PUBLICATION p FOR TABLE public.a`, "n2")
+	port := 0
+	for _, n := range db.Sandbox.Nodes {
+		if n.Name == "n2" {
+			port = n.Port
+		}
+	}
+	name := "s3_" + db.Name
+	db.Exec(t, fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=%d user=%s password=%s dbname=%s' PUBLICATION p WITH (slot_name = '%s')",
+		name, port, sandbox.Superuser, db.Sandbox.Password, db.Name, slot), "n3")
+	t.Cleanup(func() { db.Exec(t, "DROP SUBSCRIPTION "+name, "n3") })
+	waitFor(t, db, "n3", "initial sync of "+name, "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 FROM pg_catalog.pg_subscription_rel")
+
+	top, err := Replication(testContext(t), connect(t, db, 2, "n2", "n1", "n3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Findings) != 0 {
+		t.Errorf("findings: %+v", top.Findings)
+	}
+	// Both are streaming: the walsenders' application_name (the subscription's name) tells them
+	// apart.
+	for _, n := range top.Nodes {
+		want := map[string]string{"n1": "", "n2": "n1", "n3": "n2"}[n.Node]
+		for _, s := range n.Subscriptions {
+			if s.Publisher != want || s.LagBytes == nil {
+				t.Errorf("subscription %s of %s: publisher %q (want %q), lag %v", s.Name, n.Node, s.Publisher, want, s.LagBytes)
+			}
+		}
 	}
 }

@@ -155,7 +155,7 @@ func skipReason(nodes []string, snaps []*Snapshot, name string, skipped, ddlOnly
 	for _, s := range snaps {
 		p := s.Objects[id]
 		if parent, ok := p["partition of"]; ok {
-			return "partition of " + strings.Fields(parent)[0] + ": its rows are compared through the parent"
+			return "partition of " + leadingName(parent) + ": its rows are compared through the parent"
 		}
 		if p["kind"] == "foreign table" {
 			return "foreign table"
@@ -165,6 +165,21 @@ func skipReason(nodes []string, snaps []*Snapshot, name string, skipped, ddlOnly
 		return "columns differ: " + why
 	}
 	return ""
+}
+
+// leadingName returns the qualified name that starts s ("s.\"my parts\" FOR VALUES …"): up to
+// the first space outside double quotes.
+func leadingName(s string) string {
+	quoted := false
+	for i, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == ' ' && !quoted:
+			return s[:i]
+		}
+	}
+	return s
 }
 
 // columnsDiffer describes how the column names and types of a table differ between nodes, or

@@ -152,3 +152,54 @@ func TestRunUnknownSchema(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// Function bodies that prosrc does not hold: a SQL-standard body (BEGIN ATOMIC, stored parsed in
+// prosqlbody with an empty prosrc) and an aggregate (prosrc is "aggregate_dummy"; its
+// definition is in pg_aggregate).
+func TestRunFunctionBodiesOutsideProsrc(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE SCHEMA s;
+		CREATE FUNCTION s.atomic(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a + 1; END;
+		CREATE FUNCTION s.other(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a * 2; END;`)
+	db.Exec(t, `CREATE AGGREGATE s.agg(int) (sfunc = int4pl, stype = int, initcond = '0')`, "n1")
+	db.Exec(t, `CREATE OR REPLACE FUNCTION s.atomic(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a + 2; END;
+		CREATE AGGREGATE s.agg(int) (sfunc = int4pl, stype = int, initcond = '5')`, "n2")
+	pools := connect(t, db, 2, "n1", "n2")
+	res, err := Run(testContext(t), pools, Options{Schema: "s", DDLOnly: true, Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range res.Structure {
+		got = append(got, d.Kind+" "+d.Object+": "+d.Short(res.Nodes))
+	}
+	want := []string{
+		"aggregate agg(integer): aggregate differs",
+		"function atomic(a integer): body md5 differs",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("structure:\n got %q\nwant %q", got, want)
+	}
+	for _, d := range res.Structure {
+		if d.Property == "aggregate" {
+			if got, want := d.Describe(res.Nodes), "aggregate: n1 = SFUNC int4pl(integer,integer) STYPE integer INITCOND 0; n2 = SFUNC int4pl(integer,integer) STYPE integer INITCOND 5"; got != want {
+				t.Errorf("aggregate:\n got %s\nwant %s", got, want)
+			}
+		}
+	}
+}
+
+func TestSkipReasonPartitionOfQuotedParent(t *testing.T) {
+	snap := func(parent string) *Snapshot {
+		return &Snapshot{Objects: map[ObjectID]map[string]string{{KindTable, "p1"}: {"kind": "table", "partition of": parent}}}
+	}
+	for _, tc := range []struct{ parent, want string }{
+		{`s."my parts" FOR VALUES FROM (0) TO (10)`, `partition of s."my parts": its rows are compared through the parent`},
+		{`s."a DEFAULT b" DEFAULT`, `partition of s."a DEFAULT b": its rows are compared through the parent`},
+		{`s.parts FOR VALUES IN (1)`, `partition of s.parts: its rows are compared through the parent`},
+	} {
+		if got := skipReason([]string{"n1"}, []*Snapshot{snap(tc.parent)}, "p1", false, false); got != tc.want {
+			t.Errorf("skipReason(%q) = %q, want %q", tc.parent, got, tc.want)
+		}
+	}
+}

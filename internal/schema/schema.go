@@ -10,6 +10,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -97,7 +98,11 @@ func Load(ctx context.Context, q Querier, node, schema string) (snap *Snapshot, 
 		return nil, false, nil
 	}
 	for _, pq := range propertyQueries {
-		rows, err := q.Query(ctx, pq.sql, schema)
+		sql := pq.sql
+		if s.ServerVersion < 140000 { // no SQL-standard function bodies yet
+			sql = strings.ReplaceAll(sql, "pg_catalog.pg_get_function_sqlbody(p.oid)", "NULL::text")
+		}
+		rows, err := q.Query(ctx, sql, schema)
 		if err != nil {
 			return nil, false, fmt.Errorf("read %s of schema %s: %w", pq.what, schema, err)
 		}

@@ -57,7 +57,12 @@ type seqState struct {
 	last               *int64
 	ownerSchema, table *string
 	relkind, column    *string
+	numeric            *bool // the owning column holds numbers
 	maxKey             *int64
+	// next is what nextval would return, read from the sequence itself: pg_sequences shows
+	// last_value as null both before the first nextval and after RESTART or setval(…, false),
+	// when the next value is last_value rather than start_value.
+	next int64
 }
 
 func (s seqState) owned() bool { return s.table != nil && s.column != nil }
@@ -71,7 +76,7 @@ func loadSequences(ctx context.Context, q Querier, schema string) ([]seqState, e
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (seqState, error) {
 		var s seqState
-		err := r.Scan(&s.name, &s.increment, &s.start, &s.last, &s.ownerSchema, &s.table, &s.relkind, &s.column)
+		err := r.Scan(&s.name, &s.increment, &s.start, &s.last, &s.ownerSchema, &s.table, &s.relkind, &s.column, &s.numeric)
 		return s, err
 	})
 	if err != nil {
@@ -79,7 +84,16 @@ func loadSequences(ctx context.Context, q Querier, schema string) ([]seqState, e
 	}
 	for i := range out {
 		s := &out[i]
-		if !s.owned() {
+		var last int64
+		var called bool
+		if err := q.QueryRow(ctx, seqStateSQL(schema, s.name)).Scan(&last, &called); err != nil {
+			return nil, fmt.Errorf("read state of sequence %s: %w", pgx.Identifier{schema, s.name}.Sanitize(), err)
+		}
+		s.next = last
+		if called {
+			s.next = last + s.increment
+		}
+		if !s.owned() || s.numeric == nil || !*s.numeric {
 			continue
 		}
 		sql, args := maxKeySQL(*s.ownerSchema, *s.table, *s.relkind, *s.column)
@@ -89,6 +103,17 @@ func loadSequences(ctx context.Context, q Querier, schema string) ([]seqState, e
 		}
 	}
 	return out, nil
+}
+
+// seqStateSQL returns the query for a sequence's last_value and is_called.
+func seqStateSQL(schema, name string) string {
+	return "SELECT last_value, is_called FROM " + pgx.Identifier{schema, name}.Sanitize()
+}
+
+// fixSQL returns the statement that advances a sequence past a key (fix_sequence.sql), with
+// parameters schema, sequence name and key.
+func fixSQL(schema, name string) string {
+	return fmt.Sprintf(fixSequenceSQL, pgx.Identifier{schema, name}.Sanitize())
 }
 
 // maxKeySQL returns the query for the largest value of a column (of a whole partition tree for a
@@ -114,10 +139,7 @@ func compareSequences(nodes []string, perNode [][]seqState) []Sequence {
 			if seq.OwnedBy == "" && s.owned() {
 				seq.OwnedBy = *s.ownerSchema + "." + *s.table + "." + *s.column
 			}
-			st := &SequenceState{LastValue: s.last, NextValue: s.start, MaxKey: s.maxKey, Increment: s.increment}
-			if s.last != nil {
-				st.NextValue = *s.last + s.increment
-			}
+			st := &SequenceState{LastValue: s.last, NextValue: s.next, MaxKey: s.maxKey, Increment: s.increment}
 			st.IsBehind = s.increment > 0 && s.maxKey != nil && st.NextValue <= *s.maxKey
 			seq.Nodes[nodes[i]] = st
 		}
@@ -194,7 +216,7 @@ func ApplySequenceFixes(ctx context.Context, pools cluster.Pools, res *Result, f
 			return out, fmt.Errorf("sequence fix for unknown node %s", f.Node)
 		}
 		var set int64
-		err := p.QueryRow(ctx, fixSequenceSQL, schema, f.Sequence, f.To).Scan(&set)
+		err := p.QueryRow(ctx, fixSQL(schema, f.Sequence), schema, f.Sequence, f.To).Scan(&set)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			f.Skipped = true

@@ -1,6 +1,7 @@
 -- Sequences of the schema with their current state and the column that owns them (OWNED BY, a
 -- serial column, or an identity column), if any. last_value is NULL until nextval or setval was
--- called on this node.
+-- called on this node. The last column says whether the owning column holds numbers (OWNED BY
+-- accepts a column of any type; only a number has a largest key to check).
 SELECT s.sequencename::text,
        s.increment_by,
        s.start_value,
@@ -8,7 +9,9 @@ SELECT s.sequencename::text,
        tn.nspname::text,
        t.relname::text,
        t.relkind::text,
-       a.attname::text
+       a.attname::text,
+       a.atttypid IN ('pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype,
+                      'pg_catalog.int8'::pg_catalog.regtype, 'pg_catalog.numeric'::pg_catalog.regtype)
 FROM pg_catalog.pg_sequences s
 JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename

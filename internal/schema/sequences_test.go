@@ -2,6 +2,7 @@ package schema
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pgparity/pgparity/internal/sandbox"
@@ -16,6 +17,16 @@ func TestMaxKeySQL(t *testing.T) {
 		if sql != tc.want || args != nil {
 			t.Errorf("maxKeySQL(%q, %q, %q, %q) = %q, %v; want %q", tc.schema, tc.table, tc.relkind, tc.column, sql, args, tc.want)
 		}
+	}
+}
+
+func TestSequenceSQL(t *testing.T) {
+	if got, want := seqStateSQL("My Schema", `s"q`), `SELECT last_value, is_called FROM "My Schema"."s""q"`; got != want {
+		t.Errorf("seqStateSQL = %q, want %q", got, want)
+	}
+	got := fixSQL("My Schema", `s"q`)
+	if !strings.Contains(got, "\nFROM \"My Schema\".\"s\"\"q\" AS q\n") || strings.Contains(got, "%") {
+		t.Errorf("fixSQL = %q", got)
 	}
 }
 
@@ -126,4 +137,72 @@ func TestSequencesBehindOnSubscriber(t *testing.T) {
 		t.Errorf("re-run after fix: differs %v\n got %v\nwant %v", res.Differs(), got, want)
 	}
 	db.Exec(t, `INSERT INTO public.t (v) VALUES ('after failover')`, "n2")
+}
+
+// A sequence restarted (ALTER SEQUENCE … RESTART, setval(…, false)) has is_called false: its next
+// value is last_value itself, and pg_sequences shows last_value as null. It is not behind when
+// that value is past the key, and the fix must not move it backwards.
+func TestSequenceRestartedIsNotBehind(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.t (id bigserial PRIMARY KEY);
+		INSERT INTO public.t SELECT FROM generate_series(1, 50);
+		ALTER SEQUENCE public.t_id_seq RESTART WITH 100`, "n1", "n2")
+	db.Exec(t, `SELECT pg_catalog.setval('public.t_id_seq', 30, false)`, "n2")
+	pools := connect(t, db, 2, "n1", "n2")
+	ctx := testContext(t)
+	res, err := Run(ctx, pools, Options{Schema: "public", DDLOnly: true, Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sequenceRow{
+		{"t_id_seq", "n1", nil, 100, 50, false, "public.t.id", false},
+		{"t_id_seq", "n2", nil, 30, 50, true, "public.t.id", false},
+	}
+	if got := sequenceRows(res); !reflect.DeepEqual(got, want) {
+		t.Fatalf("sequences:\n got %v\nwant %v", got, want)
+	}
+	fixes := PlanSequenceFixes(res)
+	if want := []Fix{{Node: "n2", Sequence: "t_id_seq", From: 30, To: 50, Increment: 1}}; !reflect.DeepEqual(fixes, want) {
+		t.Fatalf("plan:\n got %+v\nwant %+v", fixes, want)
+	}
+	// A fix planned for n1 anyway (e.g. from a stale result) must leave its sequence at 100.
+	fixes = append(fixes, Fix{Node: "n1", Sequence: "t_id_seq", From: 1, To: 50, Increment: 1})
+	applied, err := ApplySequenceFixes(ctx, pools, res, fixes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !applied[0].Applied || !applied[1].Skipped {
+		t.Errorf("applied: %+v", applied)
+	}
+	res, err = Run(ctx, pools, Options{Schema: "public", DDLOnly: true, Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []sequenceRow{
+		{"t_id_seq", "n1", nil, 100, 50, false, "public.t.id", false},
+		{"t_id_seq", "n2", int64(50), 51, 50, false, "public.t.id", false},
+	}
+	if got := sequenceRows(res); !reflect.DeepEqual(got, want) {
+		t.Errorf("after fix:\n got %v\nwant %v", got, want)
+	}
+}
+
+// OWNED BY accepts a column of any type; only a numeric column has a largest key to check.
+func TestSequenceOwnedByTextColumn(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.t (id int PRIMARY KEY, code text);
+		INSERT INTO public.t VALUES (1, 'abc');
+		CREATE SEQUENCE public.code_seq OWNED BY public.t.code`)
+	res, err := Run(testContext(t), connect(t, db, 2, "n1", "n2"), Options{Schema: "public", DDLOnly: true, Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sequences) != 1 || res.Differs() {
+		t.Fatalf("sequences %+v", res.Sequences)
+	}
+	for n, st := range res.Sequences[0].Nodes {
+		if st.MaxKey != nil || st.IsBehind || st.NextValue != 1 {
+			t.Errorf("%s: %+v", n, *st)
+		}
+	}
 }
