@@ -164,6 +164,7 @@ func (e *engine) runKeyed(ctx context.Context, d *report.Diff) error {
 	if err != nil {
 		return err
 	}
+	e.workers = len(e.sessions[0].txs)
 	defer closeSessions(ctx, e.sessions)
 	// Plan on the node that expects the most rows (a node that cannot estimate is counted
 	// first); rows only other nodes have still land in the open-ended ranges.

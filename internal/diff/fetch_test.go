@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -67,5 +69,37 @@ func TestWideRows(t *testing.T) {
 	if k, _ := r.Key.Get("id"); fmt.Sprint(k) != "4" || len(t1.(string)) != 3000000 || len(t2.(string)) != 3000001 ||
 		len(b1.(string)) != 2+2*1600000 {
 		t.Fatalf("key %v: text lengths %d, %d; bytea text length %d", k, len(t1.(string)), len(t2.(string)), len(b1.(string)))
+	}
+}
+
+// TestSharedPoolsDoNotDeadlock: comparisons that share pools (as schema-diff's do), each asking
+// for as many workers as a pool has connections, finish: a comparison holding a node's first
+// connection never waits long for another, it runs with fewer workers.
+func TestSharedPoolsDoNotDeadlock(t *testing.T) {
+	db := sandbox.NewDB(t)
+	for _, name := range []string{"s1", "s2", "s3"} {
+		db.Exec(t, `CREATE TABLE `+name+` (id int PRIMARY KEY, v text);
+			INSERT INTO `+name+` SELECT g, 'v' FROM generate_series(1, 3000) g`, "n1", "n2")
+	}
+	pools := connectK(t, db, 2)
+	for _, p := range pools {
+		if got := p.Config().MaxConns; got < 2 {
+			t.Fatalf("pool of %d connections", got)
+		}
+	}
+	var g errgroup.Group
+	for _, name := range []string{"s1", "s2", "s3"} {
+		g.Go(func() error {
+			o := opts(name)
+			o.Concurrency = int(pools[0].Config().MaxConns)
+			d, err := Run(testContext(t), pools, o)
+			if err == nil && d.Summary.Status != "match" {
+				err = fmt.Errorf("%s: status %s", name, d.Summary.Status)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -20,7 +20,13 @@ type session struct {
 	txs   []pgx.Tx
 }
 
-// openSessions opens `workers` snapshot-sharing connections on every node.
+// extraWorkerWait bounds the wait for a node's second and later worker connections. Pools may be
+// shared by several comparisons at once (schema-diff): a comparison that holds one connection of
+// a node never waits long for another, so two of them cannot deadlock; it runs with fewer workers.
+const extraWorkerWait = 2 * time.Second
+
+// openSessions opens up to `workers` snapshot-sharing connections on every node, the same number
+// on each (at least one), acquiring nodes in pool order.
 func openSessions(ctx context.Context, pools cluster.Pools, workers int) ([]*session, error) {
 	out := make([]*session, len(pools))
 	for i, p := range pools {
@@ -30,6 +36,10 @@ func openSessions(ctx context.Context, pools cluster.Pools, workers int) ([]*ses
 			return nil, err
 		}
 		out[i] = s
+		workers = len(s.txs)
+	}
+	for _, s := range out { // nodes opened before a busier one give back their extra workers
+		s.trim(ctx, workers)
 	}
 	return out, nil
 }
@@ -42,7 +52,15 @@ func openSession(ctx context.Context, p *cluster.Pool, workers int) (*session, e
 	}
 	var snapshot string
 	for w := 0; w < workers; w++ {
-		c, err := p.Acquire(ctx)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if w > 0 {
+			actx, cancel = context.WithTimeout(ctx, extraWorkerWait)
+		}
+		c, err := p.Acquire(actx)
+		cancel()
+		if err != nil && w > 0 && ctx.Err() == nil {
+			break // the pool is busy: go on with the workers we have
+		}
 		if err != nil {
 			return fail(fmt.Errorf("connect: %w", err))
 		}
@@ -76,6 +94,16 @@ func quoteLiteral(s string) string {
 		out = append(out, s[i])
 	}
 	return string(append(out, '\''))
+}
+
+// trim keeps the first n workers of the session and releases the others.
+func (s *session) trim(ctx context.Context, n int) {
+	if len(s.txs) <= n {
+		return
+	}
+	extra := &session{node: s.node, conns: s.conns[n:], txs: s.txs[n:]}
+	s.conns, s.txs = s.conns[:n], s.txs[:n]
+	extra.close(ctx)
 }
 
 func (s *session) close(ctx context.Context) {
