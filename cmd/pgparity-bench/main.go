@@ -375,33 +375,10 @@ func (b *bench) floor(ctx context.Context, sql string) (time.Duration, error) {
 
 var rssLine = regexp.MustCompile(`Maximum resident set size \(kbytes\): (\d+)`)
 
-// tableDiff runs the pgparity binary under /usr/bin/time -v and returns wall time, peak RSS (KB)
-// and exit code.
+// tableDiff runs table-diff of public.wide with the bench's extra arguments (see pgparity).
 func (b *bench) tableDiff(ctx context.Context, extra []string) (time.Duration, int64, int, error) {
-	out := filepath.Join(b.dir, "bench_diff.json")
-	args := []string{"-v", b.bin, "--service-file", b.svc, "table-diff", "bench", "public.wide", "--quiet", "--out", out}
-	args = append(append(args, b.extra...), extra...)
-	cmd := exec.CommandContext(ctx, "/usr/bin/time", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		return 0, 0, 0, err
-	}
-	if code > 1 {
-		return 0, 0, code, fmt.Errorf("table-diff exited %d: %s", code, lastLine(stderr.String()))
-	}
-	m := rssLine.FindStringSubmatch(stderr.String())
-	if m == nil {
-		return 0, 0, code, fmt.Errorf("no RSS in /usr/bin/time output")
-	}
-	rss, _ := strconv.ParseInt(m[1], 10, 64)
-	return took, rss, code, nil
+	args := []string{"table-diff", "bench", "public.wide", "--quiet", "--out", filepath.Join(b.dir, "bench_diff.json")}
+	return b.pgparity(ctx, append(append(args, b.extra...), extra...)...)
 }
 
 // scatter changes 110 rows on n2 and 110 on n3, spread over the whole key range.

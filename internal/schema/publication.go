@@ -50,28 +50,10 @@ type PublicationResult struct {
 }
 
 // Differs reports whether the definition, membership or any table's data differs.
-func (r *PublicationResult) Differs() bool {
-	if len(r.Definition) > 0 {
-		return true
-	}
-	for _, t := range r.Tables {
-		if t.Status == StatusDiffer {
-			return true
-		}
-	}
-	return false
-}
+func (r *PublicationResult) Differs() bool { return len(r.Definition) > 0 || tablesDiffer(r.Tables) }
 
 // Failed returns the tables whose data comparison failed.
-func (r *PublicationResult) Failed() []string {
-	var out []string
-	for _, t := range r.Tables {
-		if t.Status == StatusFailed {
-			out = append(out, t.Name)
-		}
-	}
-	return out
-}
+func (r *PublicationResult) Failed() []string { return failedTables(r.Tables) }
 
 // pubMember is one member table of the publication on one node.
 type pubMember struct {

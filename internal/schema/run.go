@@ -47,13 +47,8 @@ type Result struct {
 
 // Differs reports whether anything differs: structure, data, or a sequence behind its key.
 func (r *Result) Differs() bool {
-	if len(r.Structure) > 0 {
+	if len(r.Structure) > 0 || tablesDiffer(r.Tables) {
 		return true
-	}
-	for _, t := range r.Tables {
-		if t.Status == StatusDiffer {
-			return true
-		}
 	}
 	for _, s := range r.Sequences {
 		if s.Behind() {
@@ -64,9 +59,22 @@ func (r *Result) Differs() bool {
 }
 
 // Failed returns the tables whose data comparison failed.
-func (r *Result) Failed() []string {
+func (r *Result) Failed() []string { return failedTables(r.Tables) }
+
+// tablesDiffer reports whether any table's data differs.
+func tablesDiffer(tables []Table) bool {
+	for _, t := range tables {
+		if t.Status == StatusDiffer {
+			return true
+		}
+	}
+	return false
+}
+
+// failedTables names the tables whose data comparison failed.
+func failedTables(tables []Table) []string {
 	var out []string
-	for _, t := range r.Tables {
+	for _, t := range tables {
 		if t.Status == StatusFailed {
 			out = append(out, t.Name)
 		}
