@@ -166,19 +166,23 @@ func (e *engine) runKeyed(ctx context.Context, d *report.Diff) error {
 	}
 	e.workers = len(e.sessions[0].txs)
 	defer closeSessions(ctx, e.sessions)
-	// Plan on the node that expects the most rows (a node that cannot estimate is counted
-	// first); rows only other nodes have still land in the open-ended ranges.
-	planner := 0
+	// Plan on the node that holds the most rows; rows only other nodes have still land in the
+	// open-ended ranges. A node that cannot estimate (never analyzed, or truncated since) is
+	// counted, in its snapshot, so that an empty node is never mistaken for the largest.
+	planner, est := 0, -1.0
 	for i, t := range e.tables {
-		if t.EstRows < 0 {
-			planner = i
-			break
+		rows := t.EstRows
+		if rows < 0 {
+			var n int64
+			if err := e.sessions[i].txs[0].QueryRow(ctx, "SELECT count(*) FROM "+e.q.from).Scan(&n); err != nil {
+				return nodeErr(e.nodes[i], "count rows of "+e.cmp.Table.Ident(), err)
+			}
+			rows = float64(n)
 		}
-		if t.EstRows > e.tables[planner].EstRows {
-			planner = i
+		if rows > est {
+			planner, est = i, rows
 		}
 	}
-	est := e.tables[planner].EstRows
 	ranges, err := planRanges(ctx, e.sessions[planner].txs[0], e.q, est, e.opts.BlockSize)
 	if err != nil {
 		return nodeErr(e.nodes[planner], "table "+e.cmp.Table.Ident(), err)

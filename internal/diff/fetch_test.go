@@ -103,3 +103,19 @@ func TestSharedPoolsDoNotDeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEmptyUnanalyzedNodeDoesNotPlan: a node that cannot estimate its rows (a new or truncated
+// table) is counted before planning, so an empty node never plans the ranges of a full one (one
+// range holding the whole table would be drilled into as a whole).
+func TestEmptyUnanalyzedNodeDoesNotPlan(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE e (id int PRIMARY KEY, v text)`, "n1", "n2", "n3")
+	db.Exec(t, `INSERT INTO e SELECT g, 'v' FROM generate_series(1, 2000) g; ANALYZE e`, "n1", "n2")
+	pools := connectK(t, db, 3)
+	o := opts("e")
+	o.BlockSize = 100
+	d := mustRun(t, pools, o)
+	if d.Summary.Ranges < 10 || d.Summary.DifferingKeys != 2000 || d.Summary.MissingOn["n3"] != 2000 {
+		t.Fatalf("ranges %d, differing %d, missing on n3 %d", d.Summary.Ranges, d.Summary.DifferingKeys, d.Summary.MissingOn["n3"])
+	}
+}
