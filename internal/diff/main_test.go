@@ -7,7 +7,6 @@ import (
 	"os"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
+	"github.com/pgparity/pgparity/internal/sandbox/sandboxtest"
 )
 
 // The five nodes are shared by every test of the package: tests do not run in parallel, and the
@@ -41,30 +41,7 @@ func nodeNames(k int) []string {
 // closed when the test ends.
 func connect(t *testing.T, db *sandbox.DB, names ...string) cluster.Pools {
 	t.Helper()
-	var nodes []cluster.Node
-	for _, name := range names {
-		port := 0
-		for _, n := range db.Sandbox.Nodes {
-			if n.Name == name {
-				port = n.Port
-			}
-		}
-		if port == 0 {
-			t.Fatalf("no sandbox node %s", name)
-		}
-		nodes = append(nodes, cluster.Node{Name: name, Params: map[string]string{
-			"host": "127.0.0.1", "port": strconv.Itoa(port), "user": sandbox.Superuser,
-			"password": db.Sandbox.Password, "dbname": db.Name, "sslmode": "disable",
-		}})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pools, err := cluster.Connect(ctx, nodes, cluster.PoolOptions{MaxConns: 4})
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(pools.Close)
-	return pools
+	return sandboxtest.Pools(t, db, 4, names...)
 }
 
 // connectK connects to n1..nk.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
+	"github.com/pgparity/pgparity/internal/sandbox/sandboxtest"
 )
 
 // The three nodes are shared by every test of the package: tests do not run in parallel, and a
@@ -36,27 +36,7 @@ func connect(t *testing.T, db *sandbox.DB, names ...string) cluster.Pools {
 	if len(names) == 0 {
 		names = all
 	}
-	var nodes []cluster.Node
-	for _, name := range names {
-		port := 0
-		for _, n := range db.Sandbox.Nodes {
-			if n.Name == name {
-				port = n.Port
-			}
-		}
-		nodes = append(nodes, cluster.Node{Name: name, Params: map[string]string{
-			"host": "127.0.0.1", "port": strconv.Itoa(port), "user": sandbox.Superuser,
-			"password": db.Sandbox.Password, "dbname": db.Name, "sslmode": "disable",
-		}})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pools, err := cluster.Connect(ctx, nodes, cluster.PoolOptions{MaxConns: 4})
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(pools.Close)
-	return pools
+	return sandboxtest.Pools(t, db, 4, names...)
 }
 
 // takeDiff runs table-diff on schema.table over the pools and writes the diff file into the

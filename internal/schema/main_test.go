@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/sandbox"
+	"github.com/pgparity/pgparity/internal/sandbox/sandboxtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(sandbox.RunTests(m, 3)) }
@@ -26,30 +26,7 @@ func testContext(t *testing.T) context.Context {
 // connect opens pools of maxConns connections on the test database of the named nodes.
 func connect(t *testing.T, db *sandbox.DB, maxConns int, names ...string) cluster.Pools {
 	t.Helper()
-	var nodes []cluster.Node
-	for _, name := range names {
-		port := 0
-		for _, n := range db.Sandbox.Nodes {
-			if n.Name == name {
-				port = n.Port
-			}
-		}
-		if port == 0 {
-			t.Fatalf("no sandbox node %s", name)
-		}
-		nodes = append(nodes, cluster.Node{Name: name, Params: map[string]string{
-			"host": "127.0.0.1", "port": strconv.Itoa(port), "user": sandbox.Superuser,
-			"password": db.Sandbox.Password, "dbname": db.Name, "sslmode": "disable",
-		}})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pools, err := cluster.Connect(ctx, nodes, cluster.PoolOptions{MaxConns: maxConns})
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(pools.Close)
-	return pools
+	return sandboxtest.Pools(t, db, maxConns, names...)
 }
 
 func dataOptions() DataOptions {
