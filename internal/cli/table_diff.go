@@ -3,16 +3,12 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgparity/pgparity/internal/catalog"
-	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/job"
 	"github.com/pgparity/pgparity/internal/report"
 )
 
@@ -61,7 +57,7 @@ Exit codes: 0 the nodes match, 1 differences found (or a partial run), 2 usage o
 	f.StringVar(&o.where, "where", "", "row filter applied identically on every node (a boolean SQL expression over the table's columns)")
 	f.StringSliceVar(&o.columns, "columns", nil, "compare only these columns (the key is always compared)")
 	f.StringSliceVar(&o.excludeColumns, "exclude-columns", nil, "do not compare these columns")
-	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "stop after this many differing keys and report status partial (default from config: 100000)")
+	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "stop after this many differing keys and report status partial; 0 = no limit (default from config: 0)")
 	f.DurationVar(&o.recheck, "recheck", 0, "after finding differences, wait this long and re-read them; keys that then agree are reported as transient")
 	f.BoolVar(&o.strict, "strict", false, "compare numeric values by their text (1.0 differs from 1.00)")
 	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
@@ -78,62 +74,34 @@ func runTableDiff(cmd *cobra.Command, g *globals, o *tableDiffOptions, args []st
 	if o.output != "json" && o.output != "html" {
 		return fault.Input("--output must be json or html, got %q", o.output)
 	}
-	if o.recheck < 0 {
-		return fault.Input("--recheck must not be negative")
-	}
-	schema, table, err := catalog.ParseName(tableName)
+	e, err := job.LoadEnv(g.configFile, g.serviceFile)
 	if err != nil {
 		return err
 	}
-	e, err := g.envWith(flagSettings{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
-	if err != nil {
+	ov := job.Overrides{Concurrency: o.concurrency, MaxConnections: o.maxConnections, BlockSize: o.blockSize}
+	if cmd.Flags().Changed("max-diff-rows") {
+		ov.MaxDiffRows = &o.maxDiffRows
+	}
+	if e, err = e.With(ov); err != nil {
 		return err
 	}
-	s := e.settings
-	out := o.out
-	if out != "" {
-		if err := checkWritable(out); err != nil {
-			return err
-		}
-	} else if err := checkWritable(filepath.Join(s.OutputDir, ".probe")); err != nil {
-		return err
-	}
-	cl, pools, err := e.connect(ctx, clusterName, o.nodes)
-	if err != nil {
-		return err
-	}
-	defer pools.Close()
-
 	prog := newProgress(cmd.ErrOrStderr(), !o.quiet && isTerminal(cmd.ErrOrStderr()))
-	d, err := diff.Run(ctx, pools, diff.Options{
-		Cluster: cl.Name, Schema: schema, Table: table,
-		BlockSize: s.BlockSize, Concurrency: s.Concurrency, Where: o.where,
-		Columns: o.columns, ExcludeColumns: o.excludeColumns, MaxDiffRows: s.MaxDiffRows,
-		Strict: o.strict, Recheck: o.recheck, Tool: "pgparity " + g.version, Progress: prog,
+	res, err := job.RunTableDiff(ctx, e, job.TableDiff{
+		Cluster: clusterName, Table: tableName, Nodes: o.nodes, Out: o.out, HTML: o.output == "html",
+		Where: o.where, Columns: o.columns, ExcludeColumns: o.excludeColumns, Recheck: o.recheck,
+		Strict: o.strict, Tool: "pgparity " + g.version, Progress: prog,
 	})
 	prog.Wait()
 	if err != nil {
 		return err
 	}
-	if out == "" {
-		out = filepath.Join(s.OutputDir, report.DefaultName(d))
-	}
-	return finishDiff(cmd, d, out, o.output == "html", o.quiet, o.json)
+	return printDiff(cmd, res, o.quiet, o.json)
 }
 
-// finishDiff writes the diff file (and HTML report), prints the summary, and returns ErrDiffer
+// printDiff prints a comparison's summary (text, or JSON with --json) and returns ErrDiffer
 // unless the nodes match.
-func finishDiff(cmd *cobra.Command, d *report.Diff, out string, html, quiet, asJSON bool) error {
-	if err := report.WriteFile(out, d); err != nil {
-		return err
-	}
-	htmlPath := ""
-	if html {
-		htmlPath = strings.TrimSuffix(out, filepath.Ext(out)) + ".html"
-		if err := report.WriteHTMLFile(htmlPath, d); err != nil {
-			return err
-		}
-	}
+func printDiff(cmd *cobra.Command, res *job.DiffResult, quiet, asJSON bool) error {
+	d := res.Diff
 	w := cmd.OutOrStdout()
 	switch {
 	case asJSON:
@@ -144,16 +112,21 @@ func finishDiff(cmd *cobra.Command, d *report.Diff, out string, html, quiet, asJ
 			DiffFile string         `json:"diff_file"`
 			HTML     string         `json:"html_report,omitempty"`
 			Summary  report.Summary `json:"summary"`
-		}{d.Table.String(), out, htmlPath, d.Summary}); err != nil {
+		}{d.Table.String(), res.DiffFile, res.HTMLFile, d.Summary}); err != nil {
 			return err
 		}
 	case !quiet:
-		if err := report.WriteSummary(w, d); err != nil {
+		shown := *d
+		shown.Rows = make([]report.Row, len(res.Samples))
+		for i := range res.Samples {
+			shown.Rows[i] = d.Expand(&res.Samples[i])
+		}
+		if err := report.WriteSummary(w, &shown); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "diff file: %s\n", out)
-		if htmlPath != "" {
-			fmt.Fprintf(w, "report:    %s\n", htmlPath)
+		fmt.Fprintf(w, "diff file: %s\n", res.DiffFile)
+		if res.HTMLFile != "" {
+			fmt.Fprintf(w, "report:    %s\n", res.HTMLFile)
 		}
 	}
 	if d.Summary.Status != report.StatusMatch {
@@ -164,17 +137,4 @@ func finishDiff(cmd *cobra.Command, d *report.Diff, out string, html, quiet, asJ
 
 // checkWritable fails early, before any database work, when a file cannot be created at path's
 // directory.
-func checkWritable(path string) error {
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	if err != nil || !fi.IsDir() {
-		return fault.Input("output directory %s does not exist", dir)
-	}
-	f, err := os.CreateTemp(dir, ".pgparity-probe-*")
-	if err != nil {
-		return fault.Input("cannot write in %s: %v", dir, err)
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
-}
+func checkWritable(path string) error { return job.CheckWritable(path) }

@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"path/filepath"
-	"strings"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
-	"github.com/pgparity/pgparity/internal/report"
+	"github.com/pgparity/pgparity/internal/job"
 )
 
 func init() { commands = append(commands, newTableRerunCmd) }
@@ -44,44 +39,22 @@ file holding the keys that still differ. Exit 0 when they all agree now, 1 when 
 }
 
 func runTableRerun(cmd *cobra.Command, g *globals, o *tableRerunOptions, args []string) error {
-	if o.diffFile == "" {
-		return fault.Input("--diff-file is required")
-	}
 	if o.output != "json" && o.output != "html" {
 		return fault.Input("--output must be json or html, got %q", o.output)
 	}
-	old, err := report.Read(o.diffFile)
+	e, err := job.LoadEnv(g.configFile, g.serviceFile)
 	if err != nil {
 		return err
 	}
-	name := old.Cluster
+	name := ""
 	if len(args) == 1 {
-		if old.Cluster != "" && args[0] != old.Cluster {
-			return fault.Input("diff file %s is for cluster %q, not %q", o.diffFile, old.Cluster, args[0])
-		}
 		name = args[0]
 	}
-	out := o.out
-	if out == "" {
-		stamp := *old
-		stamp.StartedAt = time.Now().UTC()
-		out = filepath.Join(filepath.Dir(o.diffFile), strings.Replace(report.DefaultName(&stamp), "_diff_", "_rerun_", 1))
-	}
-	if err := checkWritable(out); err != nil {
-		return err
-	}
-	e, err := g.env()
+	res, err := job.RunTableRerun(cmd.Context(), e, job.TableRerun{
+		DiffFile: o.diffFile, Cluster: name, Out: o.out, HTML: o.output == "html", Tool: "pgparity " + g.version,
+	})
 	if err != nil {
 		return err
 	}
-	_, pools, err := e.connect(cmd.Context(), name, old.Nodes)
-	if err != nil {
-		return err
-	}
-	defer pools.Close()
-	d, err := diff.Rerun(cmd.Context(), pools, old, "pgparity "+g.version)
-	if err != nil {
-		return err
-	}
-	return finishDiff(cmd, d, out, o.output == "html", o.quiet, o.json)
+	return printDiff(cmd, res, o.quiet, o.json)
 }

@@ -61,7 +61,7 @@ func DefaultSettings() Settings {
 		MaxConnections:   conc,
 		StatementTimeout: Duration{0},
 		ConnectTimeout:   Duration{10 * time.Second},
-		MaxDiffRows:      100000,
+		MaxDiffRows:      0,
 		OutputDir:        ".",
 	}
 }
@@ -120,8 +120,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("concurrency must be at least 1, got %d", s.Concurrency)
 	case s.MaxConnections < 1:
 		return fmt.Errorf("max_connections must be at least 1, got %d", s.MaxConnections)
-	case s.MaxDiffRows < 1:
-		return fmt.Errorf("max_diff_rows must be at least 1, got %d", s.MaxDiffRows)
+	case s.MaxDiffRows < 0:
+		return fmt.Errorf("max_diff_rows must be 0 (no limit) or more, got %d", s.MaxDiffRows)
 	case s.StatementTimeout.Duration < 0 || s.ConnectTimeout.Duration < 0:
 		return fmt.Errorf("timeouts must not be negative")
 	}
@@ -155,10 +155,10 @@ statement_timeout: 0s
 # Time allowed to establish each connection, unless the node sets connect_timeout.
 connect_timeout: 10s
 
-# table-diff stops collecting differing keys past this many and reports status "partial" (exit 1).
-# Each differing key costs a few KB of memory for every node's row (more for wide rows): a node
-# that lost most of a large table is better resynchronised than diffed row by row.
-max_diff_rows: 100000
+# 0 = no limit: differing keys stream to the diff file as they are found, so memory does not grow
+# with their number (a node that lost every row is diffed in bounded memory). N > 0 stops after N
+# differing keys and reports status "partial" (exit 1), for a quick look or a smaller file.
+max_diff_rows: 0
 
 # Directory for diff files and reports.
 output_dir: .

@@ -5,11 +5,8 @@ package diff
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,35 +63,56 @@ type engine struct {
 	tables       []*catalog.Table // per node
 	rowsCompared []atomic.Int64
 	progress     Progress
-	// versions[r][i] tells which version of report row r node i holds: 0 = none; equal
-	// numbers = equal rows (by row hash, or by copy count in whole-row mode).
-	versions [][]int
+	width        widthStats // row text width seen, to size fetches
 }
 
-// Run compares opts.Schema.opts.Table across pools and returns the diff. Input problems (missing
-// table, differing columns, bad filter) are fault input errors; node failures are
-// *cluster.NodeError. A returned diff is never a partial run reported as a match.
-func Run(ctx context.Context, pools cluster.Pools, opts Options) (*report.Diff, error) {
+// Run compares opts.Schema.opts.Table across pools and streams every differing key to sink as it
+// is found (the engine keeps none of them): sink.Begin with the header, sink.Entry per key,
+// sink.End with the summary. It returns the finished header (summary included, no rows). Input
+// problems (missing table, differing columns, bad filter) are fault input errors; node failures
+// are *cluster.NodeError. On error the sink's End is not called.
+func Run(ctx context.Context, pools cluster.Pools, opts Options, sink report.Sink) (*report.Diff, error) {
 	started := time.Now().UTC()
 	e, err := prepare(ctx, pools, opts)
 	if err != nil {
 		return nil, err
 	}
 	d := e.newReport(started)
+	tally := report.NewTally(e.nodes)
+	out := &emitter{sink: sink, tally: tally, max: opts.MaxDiffRows}
+	var spool *spool
+	if opts.Recheck > 0 {
+		// Keys found now are re-read after the wait: they wait in a file, not in memory.
+		if spool, err = newSpool(d); err != nil {
+			return nil, err
+		}
+		defer spool.close()
+		out.sink, out.tally = spool, report.NewTally(e.nodes)
+	}
+	if err := sink.Begin(d); err != nil {
+		return nil, err
+	}
 	if e.cmp.Table.KeyKind == catalog.KeyNone {
-		err = e.runMultiset(ctx, d)
+		err = e.runMultiset(ctx, d, out)
 	} else {
-		err = e.runKeyed(ctx, d)
+		err = e.runKeyed(ctx, d, out)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if opts.Recheck > 0 && len(d.Rows) > 0 {
-		if err := e.recheck(ctx, d); err != nil {
+	if out.full {
+		d.Summary.Status = report.StatusPartial
+		d.Summary.PartialReason = fmt.Sprintf("stopped after %d differing keys (--max-diff-rows)", opts.MaxDiffRows)
+	}
+	if spool != nil {
+		if err := e.recheck(ctx, spool, &emitter{sink: sink, tally: tally}); err != nil {
 			return nil, err
 		}
 	}
-	e.finish(d, started)
+	e.finish(d, started, tally)
+	if err := sink.End(d); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -103,8 +121,8 @@ func prepare(ctx context.Context, pools cluster.Pools, opts Options) (*engine, e
 	if opts.BlockSize < 10 {
 		return nil, fault.Input("--block-size must be at least 10, got %d", opts.BlockSize)
 	}
-	if opts.MaxDiffRows < 1 {
-		return nil, fault.Input("--max-diff-rows must be at least 1, got %d", opts.MaxDiffRows)
+	if opts.MaxDiffRows < 0 {
+		return nil, fault.Input("--max-diff-rows must be 0 (no limit) or more, got %d", opts.MaxDiffRows)
 	}
 	if opts.Progress == nil {
 		opts.Progress = noProgress{}
@@ -157,31 +175,19 @@ func catalogIdent(schema, table string) string {
 	return (&catalog.Table{Schema: schema, Name: table}).Ident()
 }
 
-// runKeyed is the keyed comparison: plan ranges, hash them, drill down, fetch differing rows.
-func (e *engine) runKeyed(ctx context.Context, d *report.Diff) error {
+// runKeyed is the keyed comparison: plan ranges, hash them, drill down, fetch differing rows,
+// emit them range by range.
+func (e *engine) runKeyed(ctx context.Context, d *report.Diff, out *emitter) error {
 	var err error
-	e.sessions, err = openSessions(ctx, e.pools, e.workers)
+	e.sessions, err = openSessions(ctx, e.pools, e.workers, nil)
 	if err != nil {
 		return err
 	}
 	e.workers = len(e.sessions[0].txs)
 	defer closeSessions(ctx, e.sessions)
-	// Plan on the node that holds the most rows; rows only other nodes have still land in the
-	// open-ended ranges. A node that cannot estimate (never analyzed, or truncated since) is
-	// counted, in its snapshot, so that an empty node is never mistaken for the largest.
-	planner, est := 0, -1.0
-	for i, t := range e.tables {
-		rows := t.EstRows
-		if rows < 0 {
-			var n int64
-			if err := e.sessions[i].txs[0].QueryRow(ctx, "SELECT count(*) FROM "+e.q.from).Scan(&n); err != nil {
-				return nodeErr(e.nodes[i], "count rows of "+e.cmp.Table.Ident(), err)
-			}
-			rows = float64(n)
-		}
-		if rows > est {
-			planner, est = i, rows
-		}
+	planner, est, err := e.plannerNode(ctx)
+	if err != nil {
+		return err
 	}
 	ranges, err := planRanges(ctx, e.sessions[planner].txs[0], e.q, est, e.opts.BlockSize)
 	if err != nil {
@@ -189,97 +195,31 @@ func (e *engine) runKeyed(ctx context.Context, d *report.Diff) error {
 	}
 	e.progress.RangesPlanned(len(ranges))
 	d.Summary.Ranges = len(ranges)
-	cands, err := e.scanRanges(ctx, ranges)
-	if err != nil {
-		return err
-	}
-	d.Summary.RangesDiffering = cands.differs
-	if cands.full {
-		d.Summary.Status = report.StatusPartial
-		d.Summary.PartialReason = fmt.Sprintf("stopped after %d differing keys (--max-diff-rows)", e.opts.MaxDiffRows)
-	}
-	list := make([]*candidate, 0, len(cands.byID))
-	for _, c := range cands.byID {
-		list = append(list, c)
-	}
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].rng != list[j].rng {
-			return list[i].rng < list[j].rng
-		}
-		return compareKeys(list[i].key, list[j].key, e.q.key) < 0
-	})
-	keys := make([]Key, len(list))
-	for i, c := range list {
-		keys[i] = c.key
-	}
-	f, err := e.fetchKeys(ctx, keys, e.sessionQueriers())
-	if err != nil {
-		return err
-	}
-	d.Rows = e.rowsOf(f)
-	return nil
+	differing, err := e.scanRanges(ctx, ranges, out)
+	d.Summary.RangesDiffering = differing
+	return err
 }
 
-func (e *engine) sessionQueriers() [][]querier {
-	out := make([][]querier, len(e.sessions))
-	for i, s := range e.sessions {
-		for _, tx := range s.txs {
-			out[i] = append(out[i], tx)
+// plannerNode picks the node that holds the most rows, to plan ranges on; rows only other nodes
+// have still land in the open-ended ranges. A node that cannot estimate (never analyzed, or
+// truncated since) is counted, in its snapshot, so that an empty node is never mistaken for the
+// largest.
+func (e *engine) plannerNode(ctx context.Context) (int, float64, error) {
+	planner, est := 0, -1.0
+	for i, t := range e.tables {
+		rows := t.EstRows
+		if rows < 0 {
+			var n int64
+			if err := e.sessions[i].txs[0].QueryRow(ctx, "SELECT count(*) FROM "+e.q.from).Scan(&n); err != nil {
+				return 0, 0, nodeErr(e.nodes[i], "count rows of "+e.cmp.Table.Ident(), err)
+			}
+			rows = float64(n)
+		}
+		if rows > est {
+			planner, est = i, rows
 		}
 	}
-	return out
-}
-
-// rowsOf turns fetched rows into report rows, keeping only keys on which nodes disagree, and
-// sets e.versions to match.
-func (e *engine) rowsOf(f *fetched) []report.Row {
-	var out []report.Row
-	e.versions = nil
-	for k := range f.keys {
-		if f.differs(k) && !f.absentEverywhere(k) {
-			out = append(out, e.reportRow(f.keys[k], f.rows[k]))
-			e.versions = append(e.versions, hashVersions(f.rows[k]))
-		}
-		f.rows[k] = nil // the texts now live in the report row; let the collector have the rest
-	}
-	return out
-}
-
-// hashVersions numbers the distinct row hashes of one key across nodes (0 = node lacks it).
-func hashVersions(rows []*nodeRow) []int {
-	v := make([]int, len(rows))
-	seen := map[int64]int{}
-	for i, r := range rows {
-		if r == nil {
-			continue
-		}
-		if _, ok := seen[r.hash]; !ok {
-			seen[r.hash] = len(seen) + 1
-		}
-		v[i] = seen[r.hash]
-	}
-	return v
-}
-
-func (e *engine) reportRow(k Key, rows []*nodeRow) report.Row {
-	r := report.Row{Key: make(report.Record, len(k)), Values: map[string]*report.Record{}, Hashes: map[string]json.Number{}}
-	for i, c := range e.q.key {
-		text := k[i]
-		r.Key[i] = report.Field{Name: c.Name, Value: encode.JSONValue(c, &text)}
-	}
-	for i, nr := range rows {
-		if nr == nil {
-			r.Values[e.nodes[i]] = nil
-			continue
-		}
-		rec := make(report.Record, len(e.q.cols))
-		for j, c := range e.q.cols {
-			rec[j] = report.Field{Name: c.Name, Value: encode.JSONValue(c, nr.texts[j])}
-		}
-		r.Values[e.nodes[i]] = &rec
-		r.Hashes[e.nodes[i]] = json.Number(strconv.FormatInt(nr.hash, 10))
-	}
-	return r
+	return planner, est, nil
 }
 
 func (e *engine) newReport(started time.Time) *report.Diff {
@@ -297,6 +237,7 @@ func (e *engine) newReport(started time.Time) *report.Diff {
 			BlockSize: e.opts.BlockSize, Concurrency: e.workers, Where: e.opts.Where,
 			Columns: e.opts.Columns, ExcludeColumns: e.opts.ExcludeColumns,
 			MaxDiffRows: e.opts.MaxDiffRows, Strict: e.opts.Strict, RowHash: encode.RowHashRule,
+			RowHashVersion: encode.RowHashVersion, Checksum: encode.ChecksumRule,
 		},
 	}
 	if d.Key == nil {
@@ -306,7 +247,7 @@ func (e *engine) newReport(started time.Time) *report.Diff {
 		d.Options.Recheck = e.opts.Recheck.String()
 	}
 	for _, c := range e.cmp.Columns {
-		d.Columns = append(d.Columns, report.Column{Name: c.Name, Type: c.Type})
+		d.Columns = append(d.Columns, report.Column{Name: c.Name, Type: c.Type, Base: c.BaseType})
 	}
 	for _, s := range e.cmp.Skipped {
 		d.Skipped = append(d.Skipped, report.Skipped{Name: s.Name, Reason: s.Reason})
@@ -314,8 +255,8 @@ func (e *engine) newReport(started time.Time) *report.Diff {
 	return d
 }
 
-// finish computes the summary from the rows.
-func (e *engine) finish(d *report.Diff, started time.Time) {
+// finish completes the summary from the counters.
+func (e *engine) finish(d *report.Diff, started time.Time, t *report.Tally) {
 	d.FinishedAt = time.Now().UTC()
 	s := &d.Summary
 	s.DurationSeconds = d.FinishedAt.Sub(started).Seconds()
@@ -323,41 +264,11 @@ func (e *engine) finish(d *report.Diff, started time.Time) {
 	for i, n := range e.nodes {
 		s.RowsCompared[n] = e.rowsCompared[i].Load()
 	}
-	s.DifferingKeys = len(d.Rows)
-	s.Transient = len(d.Transient)
-	s.Pairs, s.MissingOn = tally(d.Nodes, e.versions)
+	t.Fill(s)
 	if s.Status == "" {
 		s.Status = report.StatusMatch
-		if len(d.Rows) > 0 {
+		if s.DifferingKeys > 0 {
 			s.Status = report.StatusDiffer
 		}
 	}
-	if d.Rows == nil {
-		d.Rows = []report.Row{}
-	}
-}
-
-// tally counts, per node pair, the rows on which the pair disagrees, and per node the rows it
-// lacks; versions[r][i] is node i's version of row r (0 = lacks it).
-func tally(nodes []string, versions [][]int) (pairs, missing map[string]int) {
-	pairs, missing = map[string]int{}, map[string]int{}
-	for i, a := range nodes {
-		missing[a] = 0
-		for _, b := range nodes[i+1:] {
-			pairs[report.PairKey(a, b)] = 0
-		}
-	}
-	for _, v := range versions {
-		for i, a := range nodes {
-			if v[i] == 0 {
-				missing[a]++
-			}
-			for j := i + 1; j < len(nodes); j++ {
-				if v[i] != v[j] {
-					pairs[report.PairKey(a, nodes[j])]++
-				}
-			}
-		}
-	}
-	return pairs, missing
 }

@@ -2,7 +2,6 @@ package diff
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -402,19 +401,11 @@ func TestRerunKeepsOnlyRemainingKeys(t *testing.T) {
 	d := mustRun(t, pools, opts("t"))
 	wantLines(t, "rows", diffKeys(d), []string{"10", "20", "30", "400"})
 
-	// Through a diff file, as table-rerun reads it.
-	var buf strings.Builder
-	if err := report.Write(&buf, d); err != nil {
-		t.Fatal(err)
-	}
-	old, err := readDiff(buf.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := d
 	db.Exec(t, `UPDATE t SET v = 'v' WHERE id = 10; INSERT INTO t VALUES (30, 'v')`, "n2")
 	// A new difference after the diff is not part of a rerun.
 	db.Exec(t, `UPDATE t SET v = 'later' WHERE id = 200`, "n1")
-	r, err := Rerun(testContext(t), pools, old, "test")
+	r, err := rerun(t, pools, old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +414,7 @@ func TestRerunKeepsOnlyRemainingKeys(t *testing.T) {
 
 	db.Exec(t, `UPDATE t SET v = 'v' WHERE id = 20`, "n2")
 	db.Exec(t, `DELETE FROM t WHERE id = 400`, "n3")
-	r, err = Rerun(testContext(t), pools, r, "test")
+	r, err = rerun(t, pools, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,20 +431,12 @@ func TestRerunWholeRow(t *testing.T) {
 		`n1=- n2=3|"z" counts n1=0 n2=1`, `n1=2|"y" n2=- counts n1=1 n2=0`,
 	})
 	db.Exec(t, `INSERT INTO m VALUES (2, 'y')`, "n2")
-	r, err := Rerun(testContext(t), pools, d, "test")
+	r, err := rerun(t, pools, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, "rerun rows", renderValues(t, r, "a", "b"), []string{`n1=- n2=3|"z" counts n1=0 n2=1`})
 	wantSummary(t, r, report.StatusDiffer, 1, "n1/n2=1", "n1=1 n2=0", "")
-}
-
-func readDiff(s string) (*report.Diff, error) {
-	var d report.Diff
-	if err := json.NewDecoder(strings.NewReader(s)).Decode(&d); err != nil {
-		return nil, err
-	}
-	return &d, nil
 }
 
 // killAfter is a Progress that signals once `after` ranges are done.
@@ -506,7 +489,7 @@ func TestNodeFailureIsNodeError(t *testing.T) {
 	o.Concurrency = 2
 	o.Progress = progress
 	go func() {
-		d, err := Run(ctx, pools, o) // 10000 ranges: seconds of work
+		d, err := collect(ctx, pools, o) // 10000 ranges: seconds of work
 		done <- result{d, err}
 	}()
 	var res result

@@ -30,7 +30,7 @@ func TestTableMissingOnANode(t *testing.T) {
 	db.Exec(t, `CREATE TABLE t (id int PRIMARY KEY)`, "n1", "n3")
 	db.Exec(t, `CREATE VIEW t AS SELECT 1 AS id`, "n4") // a view is not a table
 	pools := connectK(t, db, 4)
-	d, err := Run(testContext(t), pools, opts("t"))
+	d, err := collect(testContext(t), pools, opts("t"))
 	wantInput(t, err, `"public"."t"`, "n2, n4")
 	if d != nil {
 		t.Error("a diff was returned with the error")
@@ -38,7 +38,7 @@ func TestTableMissingOnANode(t *testing.T) {
 	if strings.Contains(err.Error(), "n1") || strings.Contains(err.Error(), "n3") {
 		t.Errorf("error %q names nodes that have the table", err)
 	}
-	_, err = Run(testContext(t), pools, Options{Schema: "nope", Table: "t", BlockSize: 10, MaxDiffRows: 1})
+	_, err = collect(testContext(t), pools, Options{Schema: "nope", Table: "t", BlockSize: 10, MaxDiffRows: 1})
 	wantInput(t, err, `"nope"."t"`, "n1, n2, n3, n4")
 }
 
@@ -49,7 +49,7 @@ func TestColumnsDifferBetweenNodes(t *testing.T) {
 	db.Exec(t, `INSERT INTO t (id, a, b) SELECT i, i, 'b' FROM generate_series(1, 30) i`, "n1", "n2")
 	db.Exec(t, `UPDATE t SET b = 'x' WHERE id = 4`, "n2")
 	pools := connectK(t, db, 2)
-	_, err := Run(testContext(t), pools, opts("t"))
+	_, err := collect(testContext(t), pools, opts("t"))
 	wantInput(t, err, `column "a" is integer on n1 but bigint on n2`, `column "c" is on n1 but not on n2`,
 		`column "d" is on n2 but not on n1`)
 
@@ -74,13 +74,13 @@ func TestColumnsDifferBetweenNodes(t *testing.T) {
 
 	o = opts("t")
 	o.Columns = []string{"b", "c"} // c is not on n2
-	_, err = Run(testContext(t), pools, o)
+	_, err = collect(testContext(t), pools, o)
 	wantInput(t, err, `column "c"`, "n2")
 
 	o = opts("t")
 	o.ExcludeColumns = []string{"id"}
 	o.Columns = []string{"b"}
-	_, err = Run(testContext(t), pools, o)
+	_, err = collect(testContext(t), pools, o)
 	wantInput(t, err, `"id"`, "key")
 }
 
@@ -88,7 +88,7 @@ func TestKeyDiffersBetweenNodes(t *testing.T) {
 	db := sandbox.NewDB(t)
 	db.Exec(t, `CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)`, "n1")
 	db.Exec(t, `CREATE TABLE t (id int NOT NULL, v int NOT NULL, PRIMARY KEY (v))`, "n2")
-	_, err := Run(testContext(t), connectK(t, db, 2), opts("t"))
+	_, err := collect(testContext(t), connectK(t, db, 2), opts("t"))
 	wantInput(t, err, "key", "n1", "n2")
 }
 
@@ -98,19 +98,19 @@ func TestBadOptions(t *testing.T) {
 	pools := connectK(t, db, 2)
 	o := opts("t")
 	o.BlockSize = 9
-	_, err := Run(testContext(t), pools, o)
+	_, err := collect(testContext(t), pools, o)
 	wantInput(t, err, "block-size")
 	o = opts("t")
-	o.MaxDiffRows = 0
-	_, err = Run(testContext(t), pools, o)
+	o.MaxDiffRows = -1
+	_, err = collect(testContext(t), pools, o)
 	wantInput(t, err, "max-diff-rows")
 	o = opts("t")
 	o.Columns = []string{"nope"}
-	_, err = Run(testContext(t), pools, o)
+	_, err = collect(testContext(t), pools, o)
 	wantInput(t, err, `"nope"`, "does not exist")
 	o = opts("t")
 	o.ExcludeColumns = []string{"nope"}
-	_, err = Run(testContext(t), pools, o)
+	_, err = collect(testContext(t), pools, o)
 	wantInput(t, err, `"nope"`, "does not exist")
 }
 
@@ -149,7 +149,7 @@ func TestWhere(t *testing.T) {
 	for _, c := range bad {
 		o := opts("t")
 		o.Where = c.where
-		d, err := Run(testContext(t), pools, o)
+		d, err := collect(testContext(t), pools, o)
 		if err == nil {
 			t.Errorf("where %q accepted (status %s)", c.where, d.Summary.Status)
 			continue
@@ -304,7 +304,7 @@ func TestWhereOnColumnsNamedLikeGeneratedNames(t *testing.T) {
 	for _, where := range []string{"ord > 50", "k1 > 50", "h > 50", "rn > 50", "b > 50", "s > 50"} {
 		o := opts("w")
 		o.Where = where
-		d, err := Run(testContext(t), pools, o)
+		d, err := collect(testContext(t), pools, o)
 		if err != nil {
 			t.Errorf("where %q: %v", where, err)
 			continue
@@ -314,7 +314,7 @@ func TestWhereOnColumnsNamedLikeGeneratedNames(t *testing.T) {
 	for _, where := range []string{"ord > 10", "k1 > 10", "h > 10"} {
 		o := opts("wm")
 		o.Where = where
-		d, err := Run(testContext(t), pools, o)
+		d, err := collect(testContext(t), pools, o)
 		if err != nil {
 			t.Errorf("whole row, where %q: %v", where, err)
 			continue

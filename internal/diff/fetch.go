@@ -3,10 +3,11 @@ package diff
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/sync/errgroup"
+
+	"github.com/pgparity/pgparity/internal/report"
 )
 
 // Fetch batches: at most maxFetchBatch keys per query, fewer when rows are wide, so that one
@@ -18,44 +19,57 @@ const (
 	fetchBytes      = 16 << 20
 )
 
-// batcher hands out consecutive batches of key positions, sized by the row width seen so far.
-type batcher struct {
-	mu          sync.Mutex
-	next, total int
-	rows, bytes int64
+// widthStats tracks the average text width of rows read, across workers.
+type widthStats struct {
+	rows, bytes atomic.Int64
 }
 
-func (b *batcher) take() (start, end int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	size := firstFetchBatch
-	if b.rows > 0 {
-		avg := max(1, b.bytes/b.rows)
-		size = int(min(int64(maxFetchBatch), max(1, fetchBytes/avg)))
+func (w *widthStats) seen(rows, bytes int64) {
+	w.rows.Add(rows)
+	w.bytes.Add(bytes)
+}
+
+// batch returns how many rows to fetch per query.
+func (w *widthStats) batch() int {
+	rows := w.rows.Load()
+	if rows == 0 {
+		return firstFetchBatch
 	}
-	start, end = b.next, min(b.next+size, b.total)
-	b.next = end
-	return start, end
+	avg := max(1, w.bytes.Load()/rows)
+	return int(min(int64(maxFetchBatch), max(1, fetchBytes/avg)))
 }
 
-func (b *batcher) seen(rows, bytes int64) {
-	b.mu.Lock()
-	b.rows += rows
-	b.bytes += bytes
-	b.mu.Unlock()
+// fits reports whether n rows of the width seen so far fit in one fetch (false while no width is
+// known).
+func (w *widthStats) fits(n int64) bool {
+	rows := w.rows.Load()
+	if rows == 0 {
+		return false
+	}
+	return w.bytes.Load()/rows*n <= fetchBytes
 }
 
 // nodeRow is one node's version of a row: column texts (nil = NULL) in q.cols order, and the
-// row hash.
+// row hash. texts is nil when only the hash was read.
 type nodeRow struct {
 	texts []*string
 	hash  int64
 }
 
-// fetched is every node's version of each key: rows[k][i] is nil when node i lacks key k.
-type fetched struct {
-	keys []Key
-	rows [][]*nodeRow
+func (r *nodeRow) width() int64 {
+	var n int64
+	for _, t := range r.texts {
+		if t != nil {
+			n += int64(len(*t))
+		}
+	}
+	return n
+}
+
+// keyRow is a key with one node's row.
+type keyRow struct {
+	key Key
+	row *nodeRow
 }
 
 // querier runs a query on one node: a snapshot transaction, or a pool outside any snapshot.
@@ -63,101 +77,147 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// fetchKeys reads the full rows of keys on every node. conns[i][w] is worker w's querier on node
-// i; each node's workers take batches of keys in turn.
-func (e *engine) fetchKeys(ctx context.Context, keys []Key, conns [][]querier) (*fetched, error) {
-	f := &fetched{keys: keys, rows: make([][]*nodeRow, len(keys))}
-	for i := range f.rows {
-		f.rows[i] = make([]*nodeRow, len(conns))
+// scanKeyRow scans (key texts..., [column texts...,] row hash).
+func (e *engine) scanKeyRow(rows pgx.Rows, nKey int, whole bool) (keyRow, error) {
+	kr := keyRow{key: make(Key, nKey), row: &nodeRow{}}
+	dest := make([]any, 0, nKey+len(e.q.cols)+1)
+	for j := range kr.key {
+		dest = append(dest, &kr.key[j])
 	}
+	if whole {
+		kr.row.texts = make([]*string, len(e.q.cols))
+		for j := range kr.row.texts {
+			dest = append(dest, &kr.row.texts[j])
+		}
+	}
+	dest = append(dest, &kr.row.hash)
+	if err := rows.Scan(dest...); err != nil {
+		return kr, err
+	}
+	if whole {
+		e.width.seen(1, kr.row.width())
+	}
+	return kr, nil
+}
+
+// fetchKeys reads the full rows of keys on one node, in batches sized by the row width seen, and
+// calls put for every key the node holds.
+func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(Key, *nodeRow)) error {
 	sql := e.q.fetchRows()
 	nKey := len(e.q.key)
-	nCol := len(e.q.cols)
-	g, gctx := errgroup.WithContext(ctx)
-	for node := range conns {
-		b := &batcher{total: len(keys)}
-		for w := range conns[node] {
-			g.Go(func() error {
-				for start, end := b.take(); start < end; start, end = b.take() {
-					args := make([]any, nKey)
-					for c := 0; c < nKey; c++ {
-						col := make([]string, end-start)
-						for j := start; j < end; j++ {
-							col[j-start] = keys[j][c]
-						}
-						args[c] = col
-					}
-					var rows, bytes int64
-					err := e.fetchBatch(gctx, conns[node][w], sql, args, nCol, func(ord int, r *nodeRow) {
-						f.rows[start+ord-1][node] = r
-						rows++
-						for _, t := range r.texts {
-							if t != nil {
-								bytes += int64(len(*t))
-							}
-						}
-					})
-					if err != nil {
-						if ctx.Err() != nil {
-							return ctx.Err()
-						}
-						return nodeErr(e.nodes[node], "fetch rows of "+e.cmp.Table.Ident(), err)
-					}
-					b.seen(rows, bytes)
-				}
-				return nil
-			})
+	for start := 0; start < len(keys); {
+		end := min(len(keys), start+e.width.batch())
+		batch := keys[start:end]
+		args := make([]any, nKey)
+		for c := 0; c < nKey; c++ {
+			col := make([]string, len(batch))
+			for j, k := range batch {
+				col[j] = k[c]
+			}
+			args[c] = col
 		}
+		rows, err := q.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("fetch rows of %s: %w", e.cmp.Table.Ident(), err)
+		}
+		var n, bytes int64
+		for rows.Next() {
+			var ord int
+			r := &nodeRow{texts: make([]*string, len(e.q.cols))}
+			dest := make([]any, 0, len(r.texts)+2)
+			dest = append(dest, &ord)
+			for c := range r.texts {
+				dest = append(dest, &r.texts[c])
+			}
+			dest = append(dest, &r.hash)
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("fetch rows of %s: %w", e.cmp.Table.Ident(), err)
+			}
+			if ord < 1 || ord > len(batch) {
+				rows.Close()
+				return fmt.Errorf("fetch rows of %s: ordinal %d out of range", e.cmp.Table.Ident(), ord)
+			}
+			n++
+			bytes += r.width()
+			put(batch[ord-1], r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("fetch rows of %s: %w", e.cmp.Table.Ident(), err)
+		}
+		e.width.seen(n, bytes)
+		start = end
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return nil
 }
 
-func (e *engine) fetchBatch(ctx context.Context, q querier, sql string, args []any, nCol int, put func(ord int, r *nodeRow)) error {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ord int
-		r := &nodeRow{texts: make([]*string, nCol)}
-		dest := make([]any, 0, nCol+2)
-		dest = append(dest, &ord)
-		for c := range r.texts {
-			dest = append(dest, &r.texts[c])
-		}
-		dest = append(dest, &r.hash)
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		if ord < 1 || ord > len(args[0].([]string)) {
-			return fmt.Errorf("fetch returned ordinal %d out of range", ord)
-		}
-		put(ord, r)
-	}
-	return rows.Err()
+// found merges what nodes hold for the keys of one (sub-)range or batch: rows[i] is node i's
+// row (nil: not seen, or the node lacks the key).
+type found struct {
+	n     int
+	byID  map[string]*foundKey
+	order []string
 }
 
-// differs reports whether the nodes disagree on row k: a node lacks it, or hashes differ.
-func (f *fetched) differs(k int) bool {
-	rs := f.rows[k]
-	for _, r := range rs {
-		if r == nil || r.hash != rs[0].hash {
+type foundKey struct {
+	key  Key
+	rows []*nodeRow
+}
+
+func newFound(n int) *found { return &found{n: n, byID: map[string]*foundKey{}} }
+
+func (f *found) put(k Key, i int, r *nodeRow) {
+	id := k.id()
+	fk, ok := f.byID[id]
+	if !ok {
+		fk = &foundKey{key: k, rows: make([]*nodeRow, f.n)}
+		f.byID[id] = fk
+		f.order = append(f.order, id)
+	}
+	fk.rows[i] = r
+}
+
+// differs reports whether the nodes listed disagree on the key: one lacks it, or hashes differ.
+func (f *found) differs(id string, nodes []int) bool {
+	rows := f.byID[id].rows
+	first := rows[nodes[0]]
+	for _, i := range nodes {
+		if rows[i] == nil || first == nil || rows[i].hash != first.hash {
 			return true
 		}
 	}
 	return false
 }
 
-// absentEverywhere reports whether no node has row k.
-func (f *fetched) absentEverywhere(k int) bool {
-	for _, r := range f.rows[k] {
-		if r != nil {
-			return false
+// entry builds the key's entry: node i holds what its representative reps[i] holds (only rows
+// with texts count: a hash without its row was not found by key). ok is false when the key
+// differs nowhere (no node holds it, or every node holds the same row).
+func (f *found) entry(k Key, reps []int) (report.Entry, bool) {
+	fk := f.byID[k.id()]
+	e := report.Entry{Key: k}
+	present := 0
+	for i := range reps {
+		r := fk.rows[reps[i]]
+		if r == nil || r.texts == nil {
+			continue
 		}
+		present++
+		v := -1
+		for j := range e.Versions {
+			if e.Versions[j].Hash == r.hash {
+				v = j
+				break
+			}
+		}
+		if v < 0 {
+			e.Versions = append(e.Versions, report.Version{Hash: r.hash, Values: r.texts})
+			v = len(e.Versions) - 1
+		}
+		e.Versions[v].Nodes = append(e.Versions[v].Nodes, i)
 	}
-	return true
+	if present == 0 || (present == len(reps) && len(e.Versions) == 1) {
+		return e, false
+	}
+	return e, true
 }

@@ -9,44 +9,35 @@ import (
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
-// TestBatcherSizesByRowWidth: batches start small, grow to the maximum for narrow rows, shrink to
-// a few keys for rows of megabytes, and cover every key exactly once.
-func TestBatcherSizesByRowWidth(t *testing.T) {
+// TestFetchBatchSizesByRowWidth: batches start small, grow to the maximum for narrow rows, shrink
+// to a few keys for rows of megabytes; whole ranges are streamed only when their rows are known
+// to fit in one fetch.
+func TestFetchBatchSizesByRowWidth(t *testing.T) {
 	cases := []struct {
 		name     string
 		rowBytes int64
-		want     []int // sizes of the batches taken after the first
+		want     int
+		fits500  bool
 	}{
-		{"narrow rows", 200, []int{maxFetchBatch, maxFetchBatch}},
-		{"4 MB rows", 4 << 20, []int{4, 4}},
-		{"rows larger than a batch", 64 << 20, []int{1, 1}},
+		{"narrow rows", 200, maxFetchBatch, true},
+		{"4 MB rows", 4 << 20, 4, false},
+		{"rows larger than a batch", 64 << 20, 1, false},
 	}
 	for _, c := range cases {
-		b := &batcher{total: 5000}
-		s, e := b.take()
-		if s != 0 || e != firstFetchBatch {
-			t.Fatalf("%s: first batch [%d,%d)", c.name, s, e)
+		var w widthStats
+		if got := w.batch(); got != firstFetchBatch {
+			t.Fatalf("%s: first batch %d, want %d", c.name, got, firstFetchBatch)
 		}
-		b.seen(int64(e-s), int64(e-s)*c.rowBytes)
-		for _, want := range c.want {
-			s2, e2 := b.take()
-			if s2 != e || e2-s2 != want {
-				t.Errorf("%s: batch [%d,%d), want %d keys from %d", c.name, s2, e2, want, e)
-			}
-			e = e2
+		if w.fits(1) {
+			t.Fatalf("%s: fits before any width is known", c.name)
 		}
-	}
-	b := &batcher{total: 250}
-	covered := 0
-	for s, e := b.take(); s < e; s, e = b.take() {
-		if s != covered {
-			t.Fatalf("batch starts at %d, want %d", s, covered)
+		w.seen(100, 100*c.rowBytes)
+		if got := w.batch(); got != c.want {
+			t.Errorf("%s: batch %d, want %d", c.name, got, c.want)
 		}
-		covered = e
-		b.seen(int64(e-s), int64(e-s)*100)
-	}
-	if covered != 250 {
-		t.Fatalf("covered %d keys of 250", covered)
+		if got := w.fits(500); got != c.fits500 {
+			t.Errorf("%s: fits(500) = %v, want %v", c.name, got, c.fits500)
+		}
 	}
 }
 
@@ -92,7 +83,7 @@ func TestSharedPoolsDoNotDeadlock(t *testing.T) {
 		g.Go(func() error {
 			o := opts(name)
 			o.Concurrency = int(pools[0].Config().MaxConns)
-			d, err := Run(testContext(t), pools, o)
+			d, err := collect(testContext(t), pools, o)
 			if err == nil && d.Summary.Status != "match" {
 				err = fmt.Errorf("%s: status %s", name, d.Summary.Status)
 			}

@@ -3,59 +3,37 @@ package diff
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pgparity/pgparity/internal/report"
 )
 
-// rangeSum is one node's (count, checksum) of one range.
-type rangeSum struct {
-	count int64
-	sum   string // exact numeric sum of row hashes, as text
-}
-
-// candidates collects keys found to differ in some range, across workers.
-type candidates struct {
-	mu      sync.Mutex
-	max     int
-	byID    map[string]*candidate
-	full    bool
-	differs int // ranges whose checksums differed
-}
-
-type candidate struct {
-	key   Key
-	rng   int
-	order int
-}
-
-func (c *candidates) add(k Key, rng int) (full bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.full {
-		return true
-	}
-	id := k.id()
-	if _, ok := c.byID[id]; !ok {
-		c.byID[id] = &candidate{key: k, rng: rng, order: len(c.byID)}
-	}
-	if len(c.byID) >= c.max {
-		c.full = true
-	}
-	return c.full
+// RangeSum is one node's (count, checksum) of one (sub-)range.
+type RangeSum struct {
+	Count int64
+	Sum   string // exact numeric sum of mixed row hashes, as text
 }
 
 // scanRanges hashes every range on every node (worker w uses connection w of each node's
-// session), drills into ranges whose checksums differ, and returns the keys that differ there.
-func (e *engine) scanRanges(ctx context.Context, ranges []Range) (*candidates, error) {
-	cands := &candidates{max: e.opts.MaxDiffRows, byID: map[string]*candidate{}}
+// session), drills into ranges whose checksums differ, and emits their differing keys in range
+// order. It returns the number of ranges whose checksums differed.
+func (e *engine) scanRanges(ctx context.Context, ranges []Range, out *emitter) (int, error) {
+	out.window(e.workers)
 	work := make(chan Range)
 	g, gctx := errgroup.WithContext(ctx)
+	var stop atomic.Bool
+	var differing atomic.Int64
 	g.Go(func() error {
 		defer close(work)
 		for _, r := range ranges {
+			if err := out.acquire(gctx); err != nil {
+				return nil
+			}
 			select {
 			case work <- r:
 			case <-gctx.Done():
@@ -64,14 +42,29 @@ func (e *engine) scanRanges(ctx context.Context, ranges []Range) (*candidates, e
 		}
 		return nil
 	})
-	var stop atomic.Bool
 	for w := 0; w < e.workers; w++ {
 		g.Go(func() error {
 			for r := range work {
-				if stop.Load() {
-					continue
+				var entries []report.Entry
+				if !stop.Load() {
+					sums, err := e.hashRange(gctx, w, r)
+					if err != nil {
+						return err
+					}
+					subs := differingSubs(sums, len(r.Subs))
+					e.progress.RangeDone(len(subs) > 0)
+					if len(subs) > 0 {
+						differing.Add(1)
+					}
+					for _, sub := range subs {
+						found, err := e.drillDown(gctx, w, r.sub(sub), sums, sub)
+						if err != nil {
+							return err
+						}
+						entries = append(entries, found...)
+					}
 				}
-				full, err := e.checkRange(gctx, w, r, cands)
+				full, err := out.done(r.Index, entries)
 				if err != nil {
 					return err
 				}
@@ -82,69 +75,57 @@ func (e *engine) scanRanges(ctx context.Context, ranges []Range) (*candidates, e
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return cands, nil
+	err := g.Wait()
+	return int(differing.Load()), err
 }
 
-// checkRange compares one range across nodes, per sub-range, and finds the differing keys of the
-// sub-ranges whose checksums differ.
-func (e *engine) checkRange(ctx context.Context, w int, r Range, cands *candidates) (full bool, err error) {
-	sums := make([]map[int]rangeSum, len(e.sessions))
+// hashRange returns, per node, the (count, checksum) of every sub-range of r that holds rows.
+func (e *engine) hashRange(ctx context.Context, w int, r Range) ([]map[int]RangeSum, error) {
+	sums := make([]map[int]RangeSum, len(e.sessions))
 	sql, args := e.q.rangeHash(r)
-	err = e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
+	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return fmt.Errorf("hash range %d: %w", r.Index, err)
 		}
 		defer rows.Close()
-		sums[i] = map[int]rangeSum{}
+		sums[i] = map[int]RangeSum{}
 		for rows.Next() {
 			var sub int
-			var s rangeSum
-			if err := rows.Scan(&sub, &s.count, &s.sum); err != nil {
+			var s RangeSum
+			if err := rows.Scan(&sub, &s.Count, &s.Sum); err != nil {
 				return fmt.Errorf("hash range %d: %w", r.Index, err)
 			}
 			sums[i][sub] = s
-			e.rowsCompared[i].Add(s.count)
+			e.rowsCompared[i].Add(s.Count)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("hash range %d: %w", r.Index, err)
 		}
 		return nil
 	}, w)
-	if err != nil {
-		return false, err
-	}
-	var differing []int
-	for sub := 0; sub <= len(r.Subs); sub++ {
+	return sums, err
+}
+
+// differingSubs lists the sub-ranges (0..n) whose checksums are not equal on every node; a
+// sub-range missing on a node reads as (0, "").
+func differingSubs(sums []map[int]RangeSum, n int) []int {
+	var out []int
+	for sub := 0; sub <= n; sub++ {
 		for _, s := range sums[1:] {
-			if s[sub] != sums[0][sub] { // a missing sub-range reads as (0, "")
-				differing = append(differing, sub)
+			if s[sub] != sums[0][sub] {
+				out = append(out, sub)
 				break
 			}
 		}
 	}
-	e.progress.RangeDone(len(differing) > 0)
-	if len(differing) == 0 {
-		return false, nil
-	}
-	cands.mu.Lock()
-	cands.differs++
-	cands.mu.Unlock()
-	for _, sub := range differing {
-		if full, err := e.drillDown(ctx, w, r.sub(sub), representatives(sums, sub), cands); full || err != nil {
-			return full, err
-		}
-	}
-	return false, nil
+	return out
 }
 
-// representatives maps each node to the first node with the same checksum of sub-range sub: nodes
-// with equal (count, sum) hold the same multiset of row hashes there, so streaming one of them
+// representatives maps each node to the first node with the same checksum of sub-range sub:
+// nodes with equal (count, sum) hold the same multiset of rows there, so reading one of them
 // stands for all.
-func representatives(sums []map[int]rangeSum, sub int) []int {
+func representatives(sums []map[int]RangeSum, sub int) []int {
 	reps := make([]int, len(sums))
 	for i := range sums {
 		reps[i] = i
@@ -158,19 +139,32 @@ func representatives(sums []map[int]rangeSum, sub int) []int {
 	return reps
 }
 
-// drillDown streams (key, row hash) of a differing range from one node of each checksum group
-// (reps) and adds the keys whose hashes disagree, or that some node lacks, to cands. Memory is
-// bounded by the range's size.
-func (e *engine) drillDown(ctx context.Context, w int, r Range, reps []int, cands *candidates) (bool, error) {
-	type entry struct {
-		key    Key
-		hashes []int64
-		seen   []bool
+// drillDown finds the differing keys of sub-range r (sub-range sub of the checksums) and returns
+// their entries in key order. It reads one node per checksum group (nodes with equal checksums
+// hold the same rows there). Usually it streams (key, row hash) and then fetches the rows of the
+// differing keys by key; when a group lacks at least half of the rows another holds (a truncated
+// or new node), every row is likely to differ, so it streams whole rows at once instead (one scan,
+// no lookups). Either way each differing key is looked up by key on every group that did not
+// stream it, so a key is judged by key equality on every node. Memory is bounded by the
+// sub-range's size.
+func (e *engine) drillDown(ctx context.Context, w int, r Range, sums []map[int]RangeSum, sub int) ([]report.Entry, error) {
+	reps := representatives(sums, sub)
+	var groups []int
+	var lo, hi int64 = -1, 0
+	for i, rep := range reps {
+		if rep == i {
+			groups = append(groups, i)
+			c := sums[i][sub].Count
+			if lo < 0 || c < lo {
+				lo = c
+			}
+			hi = max(hi, c)
+		}
 	}
-	n := len(e.sessions)
+	whole := lo*2 < hi && e.width.fits(hi)
+	found := newFound(len(e.nodes))
 	var mu sync.Mutex
-	byID := map[string]*entry{}
-	sql, args := e.q.rangeRows(r)
+	sql, args := e.q.rangeRows(r, whole)
 	nKey := len(e.q.key)
 	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
 		if reps[i] != i {
@@ -181,34 +175,21 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, reps []int, cand
 			return fmt.Errorf("read range %d: %w", r.Index, err)
 		}
 		defer rows.Close()
-		k := make(Key, nKey)
-		var h int64
-		dest := make([]any, nKey+1)
-		for j := range k {
-			dest[j] = &k[j]
-		}
-		dest[nKey] = &h
-		batch := make([]entry, 0, 256)
+		batch := make([]keyRow, 0, 256)
 		flush := func() {
 			mu.Lock()
 			for _, b := range batch {
-				id := b.key.id()
-				en, ok := byID[id]
-				if !ok {
-					en = &entry{key: b.key, hashes: make([]int64, n), seen: make([]bool, n)}
-					byID[id] = en
-				}
-				en.hashes[i], en.seen[i] = b.hashes[0], true
+				found.put(b.key, i, b.row)
 			}
 			mu.Unlock()
 			batch = batch[:0]
 		}
 		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
+			kr, err := e.scanKeyRow(rows, nKey, whole)
+			if err != nil {
 				return fmt.Errorf("read range %d: %w", r.Index, err)
 			}
-			batch = append(batch, entry{key: append(Key(nil), k...), hashes: []int64{h}})
-			if len(batch) == cap(batch) {
+			if batch = append(batch, kr); len(batch) == cap(batch) {
 				flush()
 			}
 		}
@@ -219,28 +200,50 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, reps []int, cand
 		return nil
 	}, w)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	found := 0
-	for _, en := range byID {
-		for i, rep := range reps {
-			en.hashes[i], en.seen[i] = en.hashes[rep], en.seen[rep]
-		}
-		agree := true
-		for i := 0; i < n; i++ {
-			agree = agree && en.seen[i] && en.hashes[i] == en.hashes[0]
-		}
-		if agree {
-			continue
-		}
-		found++
-		if cands.add(en.key, r.Index) {
-			e.progress.KeysAnalysed(len(byID), found)
-			return true, nil
+	// Keys whose row some group lacks or holds in another version.
+	var keys []Key
+	for _, k := range found.order {
+		if found.differs(k, groups) {
+			keys = append(keys, found.byID[k].key)
 		}
 	}
-	e.progress.KeysAnalysed(len(byID), found)
-	return false, nil
+	e.progress.KeysAnalysed(len(found.order), len(keys))
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	// Fetch by key what the stream did not bring: every group's rows when only hashes were
+	// streamed; the groups that lacked the key when whole rows were.
+	fetch := make([][]Key, len(e.nodes))
+	for _, g := range groups {
+		for _, k := range keys {
+			if !whole || found.byID[k.id()].rows[g] == nil {
+				fetch[g] = append(fetch[g], k)
+			}
+		}
+	}
+	err = e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
+		if reps[i] != i || len(fetch[i]) == 0 {
+			return nil
+		}
+		return e.fetchKeys(ctx, tx, fetch[i], func(k Key, row *nodeRow) {
+			mu.Lock()
+			found.put(k, i, row)
+			mu.Unlock()
+		})
+	}, w)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]report.Entry, 0, len(keys))
+	for _, k := range keys {
+		if en, ok := found.entry(k, reps); ok {
+			out = append(out, en)
+		}
+	}
+	slices.SortFunc(out, func(a, b report.Entry) int { return compareKeys(a.Key, b.Key, e.q.key) })
+	return out, nil
 }
 
 // onEveryNode runs fn on every node at once, on worker w's connection of each node's session.

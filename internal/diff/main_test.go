@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -58,7 +59,7 @@ func opts(table string) Options {
 // mustRun runs a diff and fails the test on error.
 func mustRun(t *testing.T, pools cluster.Pools, o Options) *report.Diff {
 	t.Helper()
-	d, err := Run(testContext(t), pools, o)
+	d, err := collect(testContext(t), pools, o)
 	if err != nil {
 		t.Fatalf("diff %s.%s: %v", o.Schema, o.Table, err)
 	}
@@ -66,6 +67,36 @@ func mustRun(t *testing.T, pools cluster.Pools, o Options) *report.Diff {
 		t.Fatal("diff returned no report and no error")
 	}
 	return d
+}
+
+// collect runs a diff keeping every row in memory.
+func collect(ctx context.Context, pools cluster.Pools, o Options) (*report.Diff, error) {
+	c := &report.Collector{}
+	d, err := Run(ctx, pools, o, c)
+	if err != nil {
+		return d, err
+	}
+	return c.Diff, nil
+}
+
+// rerun writes d to a diff file, as table-diff does, and reruns it as table-rerun does, keeping
+// the new rows in memory.
+func rerun(t *testing.T, pools cluster.Pools, d *report.Diff) (*report.Diff, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "diff.json")
+	if err := report.WriteFile(path, d); err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.OpenDiff(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := &report.Collector{}
+	if _, err := Rerun(testContext(t), pools, r, "test", c); err != nil {
+		return nil, err
+	}
+	return c.Diff, nil
 }
 
 // jsonText renders a diff file value as JSON (json.Number 3, string "x", nil null, bool true).

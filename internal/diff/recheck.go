@@ -2,21 +2,68 @@ package diff
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strconv"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
-	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
 )
 
-// recheck waits, re-reads every differing key on every node (fresh statements, so replication
-// has had time to apply), and moves keys that now agree to d.Transient.
-func (e *engine) recheck(ctx context.Context, d *report.Diff) error {
+// rereadBatch is how many keys are re-read per round trip by recheck and rerun.
+const rereadBatch = 1000
+
+// spool keeps the keys a comparison found until --recheck re-reads them: a temporary diff file,
+// not memory. It is a report.Sink whose Begin and End do nothing (the run's header is written
+// when the spool is created).
+type spool struct {
+	dir  string
+	path string
+	f    *report.FileSink
+	d    *report.Diff
+}
+
+func newSpool(d *report.Diff) (*spool, error) {
+	dir, err := os.MkdirTemp("", "pgparity-recheck-")
+	if err != nil {
+		return nil, fmt.Errorf("recheck spool: %w", err)
+	}
+	s := &spool{dir: dir, path: filepath.Join(dir, "found.jsonl"), d: d}
+	if s.f, err = report.CreateFile(s.path); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.f.Begin(d); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *spool) Begin(*report.Diff) error     { return nil }
+func (s *spool) Entry(e *report.Entry) error  { return s.f.Entry(e) }
+func (s *spool) End(*report.Diff) error       { return nil }
+func (s *spool) open() (*report.Reader, error) { return report.OpenDiff(s.path) }
+
+func (s *spool) close() {
+	s.f.Abort()
+	os.RemoveAll(s.dir)
+}
+
+// recheck waits, then re-reads every key found (fresh snapshots, so that replication has had
+// time to apply) and emits those that still differ as found now, and those that agree now as
+// transient (with the rows first seen).
+func (e *engine) recheck(ctx context.Context, sp *spool, out *emitter) error {
+	if err := sp.f.End(sp.d); err != nil {
+		return err
+	}
 	t := time.NewTimer(e.opts.Recheck)
 	defer t.Stop()
 	select {
@@ -24,133 +71,120 @@ func (e *engine) recheck(ctx context.Context, d *report.Diff) error {
 		return ctx.Err()
 	case <-t.C:
 	}
-	before := d.Rows
-	if err := e.reread(ctx, d); err != nil {
+	r, err := sp.open()
+	if err != nil {
 		return err
 	}
-	still := map[string]bool{}
-	for _, r := range d.Rows {
-		still[recordID(r.Key)] = true
-	}
-	for _, r := range before {
-		if !still[recordID(r.Key)] {
-			d.Transient = append(d.Transient, r)
-		}
-	}
-	return nil
+	defer r.Close()
+	return e.reread(ctx, r, out, true)
 }
 
-// reread replaces d.Rows with the current state of its keys on every node, keeping only those
-// that still differ. It reads in a fresh snapshot per node (read-only, like every read of a
-// comparison, so a filter can never write).
-func (e *engine) reread(ctx context.Context, d *report.Diff) error {
-	sessions, err := openSessions(ctx, e.pools, e.workers)
+// reread re-reads the keys of r's entries in batches, in a fresh read-only snapshot per node,
+// and emits each key that still differs with its current rows; with transient, each key that
+// agrees now is emitted too, as transient, with the rows r recorded.
+func (e *engine) reread(ctx context.Context, r report.Source, out *emitter, transient bool) error {
+	sessions, err := openSessions(ctx, e.pools, 1, nil)
 	if err != nil {
 		return err
 	}
 	defer closeSessions(ctx, sessions)
 	e.sessions = sessions
-	conns := e.sessionQueriers()
+	batch := make([]report.Entry, 0, rereadBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		now, err := e.rereadBatch(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if !transient { // rerun: every node compared exactly these keys
+			for i := range e.nodes {
+				e.rowsCompared[i].Add(int64(len(batch)))
+			}
+		}
+		for i := range batch {
+			en := &now[i]
+			if en.Versions == nil && en.Counts == nil { // agrees now
+				if !transient {
+					continue
+				}
+				en = &batch[i]
+				en.Transient = true
+			}
+			if _, err := out.emit(en); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		en, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if en.Transient {
+			continue
+		}
+		if batch = append(batch, *en); len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// rereadBatch returns, per entry, its current entry on every node (zero Entry: the nodes agree).
+func (e *engine) rereadBatch(ctx context.Context, batch []report.Entry) ([]report.Entry, error) {
 	if e.cmp.Table.KeyKind == catalog.KeyNone {
-		return e.rereadMultiset(ctx, d, conns)
+		return e.recountBatch(ctx, batch)
 	}
-	keys := make([]Key, 0, len(d.Rows))
-	for i, r := range d.Rows {
-		k, err := keyOf(r.Key, e.q.key)
-		if err != nil {
-			return fault.Input("row %d: %v", i+1, err)
+	keys := make([]Key, len(batch))
+	for i := range batch {
+		if len(batch[i].Key) != len(e.q.key) {
+			return nil, fault.Input("entry %d has %d key values, the key has %d columns", i+1, len(batch[i].Key), len(e.q.key))
 		}
-		keys = append(keys, k)
+		keys[i] = batch[i].Key
 	}
-	f, err := e.fetchKeys(ctx, keys, conns)
+	f := newFound(len(e.nodes))
+	var mu sync.Mutex
+	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
+		return e.fetchKeys(ctx, tx, keys, func(k Key, row *nodeRow) {
+			mu.Lock()
+			f.put(k, i, row)
+			mu.Unlock()
+		})
+	}, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d.Rows = e.rowsOf(f)
-	return nil
+	reps := make([]int, len(e.nodes))
+	for i := range reps {
+		reps[i] = i
+	}
+	out := make([]report.Entry, len(batch))
+	for i, k := range keys {
+		if _, ok := f.byID[k.id()]; !ok {
+			continue // no node holds it any more
+		}
+		if en, ok := f.entry(k, reps); ok {
+			out[i] = en
+		}
+	}
+	return out, nil
 }
 
-// rereadMultiset recounts the copies of each differing row hash on every node.
-func (e *engine) rereadMultiset(ctx context.Context, d *report.Diff, conns [][]querier) error {
-	hashes := make([]int64, 0, len(d.Rows))
-	for i, r := range d.Rows {
-		v, _ := r.Key.Get(rowHashField)
-		s, _ := encode.Text(v)
-		h, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return fault.Input("row %d: %s is not a row hash", i+1, rowHashField)
-		}
-		hashes = append(hashes, h)
-	}
-	sql := "SELECT h, count(*) FROM (SELECT " + e.q.hash + " AS h FROM " + e.q.from + whereClause(e.q.where) +
-		") AS s WHERE h = ANY($1::int8[]) GROUP BY h"
-	counts := map[int64][]int64{}
-	for _, h := range hashes {
-		counts[h] = make([]int64, len(conns))
-	}
-	for i := range conns {
-		rows, err := conns[i][0].Query(ctx, sql, hashes)
-		if err != nil {
-			return nodeErr(e.nodes[i], "recount rows of "+e.cmp.Table.Ident(), err)
-		}
-		for rows.Next() {
-			var h, c int64
-			if err := rows.Scan(&h, &c); err != nil {
-				rows.Close()
-				return nodeErr(e.nodes[i], "recount rows of "+e.cmp.Table.Ident(), err)
-			}
-			counts[h][i] = c
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nodeErr(e.nodes[i], "recount rows of "+e.cmp.Table.Ident(), err)
-		}
-	}
-	diffs := map[int64][]int64{}
-	for h, c := range counts {
-		for _, x := range c[1:] {
-			if x != c[0] {
-				diffs[h] = c
-				break
-			}
-		}
-	}
-	return e.multisetRows(ctx, d, diffs, conns)
-}
-
-func whereClause(w string) string {
-	if w == "" {
-		return ""
-	}
-	return " WHERE (" + w + ")"
-}
-
-// keyOf converts a diff file's key record back to key texts, in key order.
-func keyOf(r report.Record, key []catalog.Column) (Key, error) {
-	k := make(Key, len(key))
-	for i, c := range key {
-		v, ok := r.Get(c.Name)
-		if !ok {
-			return nil, fmt.Errorf("key column %q missing", c.Name)
-		}
-		s, ok := encode.Text(v)
-		if !ok {
-			return nil, fmt.Errorf("key column %q is null", c.Name)
-		}
-		k[i] = s
-	}
-	return k, nil
-}
-
-func recordID(r report.Record) string {
-	b, _ := json.Marshal(r)
-	return string(b)
-}
-
-// Rerun re-reads the keys of an earlier diff on its nodes and returns a new diff holding only
-// those that still differ. The table's compared columns must still have the recorded types.
-func Rerun(ctx context.Context, pools cluster.Pools, old *report.Diff, tool string) (*report.Diff, error) {
+// Rerun re-reads the keys of an earlier diff (from src: a diff file, or an in-memory diff) on its
+// nodes and streams to sink those that still differ. The table's compared columns must still have
+// the recorded types.
+func Rerun(ctx context.Context, pools cluster.Pools, r report.Source, tool string, sink report.Sink) (*report.Diff, error) {
 	started := time.Now().UTC()
+	old := r.Header()
 	cols := make([]string, len(old.Columns))
 	for i, c := range old.Columns {
 		cols[i] = c.Name
@@ -158,8 +192,7 @@ func Rerun(ctx context.Context, pools cluster.Pools, old *report.Diff, tool stri
 	e, err := prepare(ctx, pools, Options{
 		Cluster: old.Cluster, Schema: old.Table.Schema, Table: old.Table.Name,
 		BlockSize: max(old.Options.BlockSize, 10), Concurrency: max(old.Options.Concurrency, 1),
-		Where: old.Options.Where, Columns: cols, MaxDiffRows: max(old.Options.MaxDiffRows, len(old.Rows), 1),
-		Strict: old.Options.Strict, Tool: tool,
+		Where: old.Options.Where, Columns: cols, Strict: old.Options.Strict, Tool: tool,
 	})
 	if err != nil {
 		return nil, err
@@ -174,14 +207,19 @@ func Rerun(ctx context.Context, pools cluster.Pools, old *report.Diff, tool stri
 		return nil, fault.Input("the key of %s changed since the diff (%v, was %v): run table-diff again", e.cmp.Table.Ident(), e.cmp.Table.Key, old.Key)
 	}
 	d := e.newReport(started)
+	fresh := d.Options
 	d.Options = old.Options
-	d.Rows = old.Rows
-	if err := e.reread(ctx, d); err != nil {
+	d.Options.RowHash, d.Options.RowHashVersion, d.Options.Checksum = fresh.RowHash, fresh.RowHashVersion, fresh.Checksum
+	tally := report.NewTally(e.nodes)
+	if err := sink.Begin(d); err != nil {
 		return nil, err
 	}
-	for i := range e.nodes { // rerun compares exactly the keys of the old diff on every node
-		e.rowsCompared[i].Store(int64(len(old.Rows)))
+	if err := e.reread(ctx, r, &emitter{sink: sink, tally: tally}, false); err != nil {
+		return nil, err
 	}
-	e.finish(d, started)
+	e.finish(d, started, tally)
+	if err := sink.End(d); err != nil {
+		return nil, err
+	}
 	return d, nil
 }

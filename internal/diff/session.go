@@ -25,12 +25,22 @@ type session struct {
 // a node never waits long for another, so two of them cannot deadlock; it runs with fewer workers.
 const extraWorkerWait = 2 * time.Second
 
+// SnapshotHook runs on a node's first connection right after its snapshot was exported, inside
+// the snapshot's transaction (e.g. to capture the WAL position the snapshot corresponds to).
+type SnapshotHook func(ctx context.Context, node int, tx pgx.Tx) error
+
 // openSessions opens up to `workers` snapshot-sharing connections on every node, the same number
-// on each (at least one), acquiring nodes in pool order.
-func openSessions(ctx context.Context, pools cluster.Pools, workers int) ([]*session, error) {
+// on each (at least one), acquiring nodes in pool order; hook (optional) runs on each node right
+// after its snapshot is taken.
+func openSessions(ctx context.Context, pools cluster.Pools, workers int, hook SnapshotHook) ([]*session, error) {
 	out := make([]*session, len(pools))
 	for i, p := range pools {
-		s, err := openSession(ctx, p, workers)
+		s, err := openSession(ctx, p, workers, func(ctx context.Context, tx pgx.Tx) error {
+			if hook == nil {
+				return nil
+			}
+			return hook(ctx, i, tx)
+		})
 		if err != nil {
 			closeSessions(ctx, out)
 			return nil, err
@@ -44,7 +54,7 @@ func openSessions(ctx context.Context, pools cluster.Pools, workers int) ([]*ses
 	return out, nil
 }
 
-func openSession(ctx context.Context, p *cluster.Pool, workers int) (*session, error) {
+func openSession(ctx context.Context, p *cluster.Pool, workers int, hook func(context.Context, pgx.Tx) error) (*session, error) {
 	s := &session{node: p.Node.Name}
 	fail := func(err error) (*session, error) {
 		s.close(ctx)
@@ -73,6 +83,9 @@ func openSession(ctx context.Context, p *cluster.Pool, workers int) (*session, e
 		if w == 0 {
 			if err := tx.QueryRow(ctx, "SELECT pg_catalog.pg_export_snapshot()").Scan(&snapshot); err != nil {
 				return fail(fmt.Errorf("export snapshot: %w", err))
+			}
+			if err := hook(ctx, tx); err != nil {
+				return fail(fmt.Errorf("after the snapshot: %w", err))
 			}
 			continue
 		}

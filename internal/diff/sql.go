@@ -97,8 +97,9 @@ func toArgs(k Key) []any {
 	return out
 }
 
-// rangeHash counts and sums the row hashes of one range, per sub-range: rows of (sub-range,
-// count, sum). The sum is exact (numeric), order independent, and cannot cancel like XOR.
+// rangeHash counts and sums the mixed row hashes of one range, per sub-range: rows of
+// (sub-range, count, sum). The sum is exact (numeric), order independent, cannot cancel like XOR,
+// and sums encode.Mix of each row hash: a plain sum would miss values exchanged between rows.
 func (q *queries) rangeHash(r Range) (string, []any) {
 	w, args := q.rangeFilter(r)
 	bucket := "0"
@@ -107,7 +108,7 @@ func (q *queries) rangeHash(r Range) (string, []any) {
 	}
 	// OFFSET 0 keeps the subquery: the hash is computed below the aggregation, so grouping sorts
 	// (sub-range, hash) pairs instead of whole rows.
-	return "SELECT s.b, count(*), coalesce(sum(s.h), 0)::text FROM (SELECT " + bucket + " AS b, " + q.hash +
+	return "SELECT s.b, count(*), coalesce(sum(" + encode.Mix("s.h") + "), 0)::text FROM (SELECT " + bucket + " AS b, " + q.hash +
 		" AS h FROM " + q.from + w + " OFFSET 0) AS s GROUP BY s.b", args
 }
 
@@ -126,19 +127,29 @@ func (q *queries) bucket(subs []Key, lo, hi int, args []any) (string, []any) {
 	return "CASE WHEN " + cond + " THEN " + left + " ELSE " + right + " END", args
 }
 
-// rangeRows streams (key texts..., row hash) of one range.
-func (q *queries) rangeRows(r Range) (string, []any) {
+// rangeRows streams (key texts..., row hash) of one range, or (key texts..., column texts...,
+// row hash) when whole.
+func (q *queries) rangeRows(r Range, whole bool) (string, []any) {
 	w, args := q.rangeFilter(r)
-	return "SELECT " + q.keyTexts() + ", " + q.hash + " FROM " + q.from + w, args
+	cols := ""
+	if whole {
+		cols = ", " + q.colTexts()
+	}
+	return "SELECT " + q.keyTexts() + cols + ", " + q.hash + " FROM " + q.from + w, args
+}
+
+// colTexts is every compared column as text, in q.cols order.
+func (q *queries) colTexts() string {
+	cols := make([]string, len(q.cols))
+	for i, c := range q.cols {
+		cols[i] = encode.TextExpr(alias, c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // fetchRows reads every compared column as text plus the row hash for a list of keys, given as
 // one text[] parameter per key column.
 func (q *queries) fetchRows() string {
-	cols := make([]string, len(q.cols))
-	for i, c := range q.cols {
-		cols[i] = encode.TextExpr(alias, c)
-	}
 	unnest := make([]string, len(q.key))
 	names := make([]string, len(q.key))
 	on := make([]string, len(q.key))
@@ -153,7 +164,7 @@ func (q *queries) fetchRows() string {
 		// column names could clash with k1.., ord ("column reference is ambiguous").
 		from = "(SELECT * FROM " + q.from + " WHERE (" + q.where + ")) AS " + alias
 	}
-	return "SELECT " + keyAlias + ".ord, " + strings.Join(cols, ", ") + ", " + q.hash +
+	return "SELECT " + keyAlias + ".ord, " + q.colTexts() + ", " + q.hash +
 		" FROM " + from + " JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS " +
 		keyAlias + "(" + strings.Join(names, ", ") + ", ord) ON " + q.keyTuple() + " = (" + strings.Join(on, ", ") + ")"
 }
@@ -183,13 +194,16 @@ func (q *queries) everyNthKey() string {
 		", row_number() OVER (ORDER BY " + q.orderBy + ") AS rn FROM " + q.from + w + ") AS s WHERE s.rn % $1 = 0 ORDER BY s.rn"
 }
 
-// tableHash is the whole-table count and hash sum (multiset mode, first pass).
+// tableHash is the whole-table count and sum of mixed row hashes (multiset mode, first pass).
+// OFFSET 0 keeps the subquery, so the row hash is computed once per row although Mix reads it
+// twice.
 func (q *queries) tableHash() string {
 	w := ""
 	if q.where != "" {
 		w = " WHERE (" + q.where + ")"
 	}
-	return "SELECT count(*), coalesce(sum(" + q.hash + "), 0)::text FROM " + q.from + w
+	return "SELECT count(*), coalesce(sum(" + encode.Mix("s.h") + "), 0)::text FROM (SELECT " + q.hash +
+		" AS h FROM " + q.from + w + " OFFSET 0) AS s"
 }
 
 // hashCounts streams (row hash, copies) in hash order (multiset mode, drill-down).
@@ -203,14 +217,10 @@ func (q *queries) hashCounts() string {
 
 // rowsByHash reads one copy of each row whose hash is in $1 (multiset mode).
 func (q *queries) rowsByHash() string {
-	cols := make([]string, len(q.cols))
-	for i, c := range q.cols {
-		cols[i] = encode.TextExpr(alias, c)
-	}
 	w := ""
 	if q.where != "" {
 		w = " AND (" + q.where + ")"
 	}
-	return "SELECT DISTINCT ON (1) " + q.hash + ", " + strings.Join(cols, ", ") + " FROM " + q.from +
+	return "SELECT DISTINCT ON (1) " + q.hash + ", " + q.colTexts() + " FROM " + q.from +
 		" WHERE " + q.hash + " = ANY($1::int8[])" + w + " ORDER BY 1"
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
@@ -22,8 +23,10 @@ func TestWhereDiffKeepsRowsOutsideFilter(t *testing.T) {
 	db.Exec(t, `UPDATE t SET status = 'closed' WHERE id = 5; INSERT INTO t VALUES (7, 'open')`, "n1")
 	db.Exec(t, `UPDATE t SET status = 'closed' WHERE id = 6; INSERT INTO t VALUES (8, 'open')`, "n2")
 	pools := connect(t, db, "n1", "n2")
-	d, err := diff.Run(testContext(t), pools, diff.Options{Cluster: "test", Schema: "public", Table: "t", Where: "status = 'open'",
-		BlockSize: 10, Concurrency: 2, MaxDiffRows: 1000, Tool: "test"})
+	c := &report.Collector{}
+	_, err := diff.Run(testContext(t), pools, diff.Options{Cluster: "test", Schema: "public", Table: "t", Where: "status = 'open'",
+		BlockSize: 10, Concurrency: 2, MaxDiffRows: 1000, Tool: "test"}, c)
+	d := c.Diff
 	if err != nil {
 		t.Fatal(err)
 	}

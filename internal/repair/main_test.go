@@ -43,8 +43,10 @@ func connect(t *testing.T, db *sandbox.DB, names ...string) cluster.Pools {
 // test's directory.
 func takeDiff(t *testing.T, pools cluster.Pools, schema, table string) (*report.Diff, string) {
 	t.Helper()
-	d, err := diff.Run(testContext(t), pools, diff.Options{Cluster: "test", Schema: schema, Table: table,
-		BlockSize: 10, Concurrency: 2, MaxDiffRows: 1000000, Tool: "test"})
+	c := &report.Collector{}
+	_, err := diff.Run(testContext(t), pools, diff.Options{Cluster: "test", Schema: schema, Table: table,
+		BlockSize: 10, Concurrency: 2, MaxDiffRows: 1000000, Tool: "test"}, c)
+	d := c.Diff
 	if err != nil {
 		t.Fatalf("diff %s.%s: %v", schema, table, err)
 	}

@@ -69,7 +69,9 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 		return res, nil
 	}
 	start := time.Now()
-	nd, err := diff.Rerun(ctx, pools, d, tool)
+	c := &report.Collector{}
+	_, err = diff.Rerun(ctx, pools, report.FromDiff(d), tool, c)
+	nd := c.Diff
 	slog.Debug("repair verified", "seconds", time.Since(start).Seconds())
 	if err != nil {
 		if len(res.Committed()) > 0 {

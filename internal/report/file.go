@@ -2,8 +2,6 @@ package report
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,130 +11,62 @@ import (
 	"github.com/pgparity/pgparity/internal/fault"
 )
 
-// Read loads a diff file, refusing unknown format versions and files that are truncated or
-// corrupt.
+// Read loads a whole diff file (v2 or v1) into memory, rows expanded: for tests and small
+// diffs. Commands stream with OpenDiff instead.
 func Read(path string) (*Diff, error) {
-	f, err := os.Open(path)
+	r, err := OpenDiff(path)
 	if err != nil {
-		return nil, fault.Input("cannot read diff file %s: %v", path, err)
-	}
-	defer f.Close()
-	d, err := decode(bufio.NewReaderSize(f, 1<<16))
-	if err != nil {
-		return nil, fault.Input("diff file %s is corrupt or truncated: %v", path, err)
-	}
-	if d.Format != Format {
-		if d.Format == "" {
-			return nil, fault.Input("%s is not a pgparity diff file (no \"format\" field)", path)
-		}
-		return nil, fault.Input("diff file %s has format %q; this pgparity reads %q", path, d.Format, Format)
-	}
-	if len(d.Nodes) < 2 || d.Table.Name == "" || d.Table.Schema == "" || len(d.Columns) == 0 {
-		return nil, fault.Input("diff file %s is incomplete: it must name a table, its columns and at least 2 nodes", path)
-	}
-	known := map[string]bool{}
-	for _, n := range d.Nodes {
-		known[n] = true
-	}
-	for i, r := range d.Rows {
-		if len(r.Key) == 0 {
-			return nil, fault.Input("diff file %s: row %d has no key", path, i+1)
-		}
-		for n := range r.Values {
-			if !known[n] {
-				return nil, fault.Input("diff file %s: row %d has values for node %q, which the file does not list", path, i+1, n)
-			}
-		}
-	}
-	return d, nil
-}
-
-// decode reads a diff streaming its row arrays one row at a time: json.Decoder would otherwise
-// buffer the whole document (hundreds of MB for a large diff) besides the decoded rows.
-func decode(r io.Reader) (*Diff, error) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err
 	}
-	head := map[string]json.RawMessage{}
-	var d Diff
-	for dec.More() {
-		tok, err := dec.Token()
+	defer r.Close()
+	c := &Collector{}
+	if err := c.Begin(r.Diff); err != nil {
+		return nil, err
+	}
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
 			return nil, err
 		}
-		key, _ := tok.(string)
-		switch key {
-		case "rows":
-			d.Rows, err = decodeRows(dec)
-		case "transient":
-			d.Transient, err = decodeRows(dec)
-		default:
-			var raw json.RawMessage
-			err = dec.Decode(&raw)
-			head[key] = raw
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+		if err := c.Entry(e); err != nil {
+			return nil, err
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
+	if err := c.End(r.Diff); err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("unexpected data after the diff")
-	}
-	b, err := json.Marshal(head)
-	if err != nil {
-		return nil, err
-	}
-	rows, transient := d.Rows, d.Transient
-	hd := json.NewDecoder(bytes.NewReader(b))
-	hd.UseNumber()
-	if err := hd.Decode(&d); err != nil {
-		return nil, err
-	}
-	d.Rows, d.Transient = rows, transient
-	return &d, nil
+	return c.Diff, nil
 }
 
-func decodeRows(dec *json.Decoder) ([]Row, error) {
-	if err := expectDelim(dec, '['); err != nil {
-		return nil, err
-	}
-	rows := []Row{}
-	for dec.More() {
-		var r Row
-		if err := dec.Decode(&r); err != nil {
-			return nil, fmt.Errorf("row %d: %w", len(rows)+1, err)
-		}
-		rows = append(rows, r)
-	}
-	return rows, expectDelim(dec, ']')
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
+// WriteFile writes an in-memory diff (rows expanded) to path as a v2 file, atomically.
+func WriteFile(path string, d *Diff) error {
+	f, err := CreateFile(path)
 	if err != nil {
 		return err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("expected %q, found %v", want, tok)
+	defer f.Abort()
+	if err := f.Begin(d); err != nil {
+		return err
 	}
-	return nil
-}
-
-// WriteFile writes d to path atomically: a temporary file in the same directory, fsync'd, then
-// renamed, so a crash never leaves half a diff file under the final name.
-func WriteFile(path string, d *Diff) error {
-	return WriteAtomic(path, func(f *os.File) error {
-		w := bufio.NewWriterSize(f, 1<<16)
-		if err := Write(w, d); err != nil {
-			return err
+	for _, set := range []struct {
+		rows      []Row
+		transient bool
+	}{{d.Rows, false}, {d.Transient, true}} {
+		for i := range set.rows {
+			e, err := d.Compact(&set.rows[i])
+			if err != nil {
+				return fmt.Errorf("write %s: row %d: %w", path, i+1, err)
+			}
+			e.Transient = set.transient
+			if err := f.Entry(&e); err != nil {
+				return err
+			}
 		}
-		return w.Flush()
-	})
+	}
+	return f.End(d)
 }
 
 // WriteAtomic writes path through fill atomically: a temporary file in the same directory,
@@ -191,4 +121,13 @@ func WriteHTMLFile(path string, d *Diff) error {
 		}
 		return w.Flush()
 	})
+}
+
+// WriteHTMLFromFile writes the HTML report of the diff file at diffPath to htmlPath atomically.
+func WriteHTMLFromFile(htmlPath, diffPath string) error {
+	d, err := Read(diffPath)
+	if err != nil {
+		return err
+	}
+	return WriteHTMLFile(htmlPath, d)
 }

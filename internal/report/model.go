@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,7 +13,7 @@ import (
 )
 
 // Format is the version tag of diff files this build writes and reads.
-const Format = "pgparity.diff/v1"
+const Format = "pgparity.diff/v2"
 
 // Status values of Summary.Status.
 const (
@@ -38,7 +37,9 @@ type Diff struct {
 	FinishedAt time.Time `json:"finished_at"`
 	Options    Options   `json:"options"`
 	Summary    Summary   `json:"summary"`
-	Rows       []Row     `json:"rows"` // must stay the last field: Write streams it
+	// Rows and Transient hold the differing keys of an in-memory diff (Collector, Read); a
+	// streamed comparison hands them to a Sink instead and leaves these empty.
+	Rows []Row `json:"rows"`
 	// Transient holds keys that differed at first but agreed when re-read after --recheck.
 	Transient []Row `json:"transient,omitempty"`
 }
@@ -56,6 +57,9 @@ func (t TableRef) String() string { return t.Schema + "." + t.Name }
 type Column struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// Base is the base type of a domain (format_type), or the type itself: integer and boolean
+	// bases are written as JSON numbers and booleans.
+	Base string `json:"base_type,omitempty"`
 }
 
 // Skipped is a column present in the table but not compared, with the reason.
@@ -75,6 +79,10 @@ type Options struct {
 	Strict         bool     `json:"strict"`
 	Recheck        string   `json:"recheck,omitempty"`
 	RowHash        string   `json:"row_hash"`
+	// RowHashVersion is encode.RowHashVersion of the build that wrote the file (0 in files of
+	// builds before version 2, which summed unmixed row hashes).
+	RowHashVersion int    `json:"row_hash_version,omitempty"`
+	Checksum       string `json:"checksum,omitempty"`
 }
 
 // Summary is the outcome in numbers.
@@ -284,59 +292,3 @@ func (p *recordParser) str() (string, error) {
 
 // PairKey names the pair of nodes a and b in Summary.Pairs ("n1/n2"), in the given order.
 func PairKey(a, b string) string { return a + "/" + b }
-
-// Write encodes d as indented JSON. Rows are encoded one at a time, so writing a large diff
-// never holds a second copy of it in memory.
-func Write(w io.Writer, d *Diff) error {
-	head := *d
-	head.Rows, head.Transient = nil, nil
-	b, err := json.MarshalIndent(head, "", "  ")
-	if err != nil {
-		return err
-	}
-	// head ends with `"rows": null` then "}": replace that field with the streamed arrays.
-	const tail = ",\n  \"rows\": null\n}"
-	if !bytes.HasSuffix(b, []byte(tail)) {
-		return fmt.Errorf("diff encoding: unexpected layout")
-	}
-	bw := &errWriter{w: w}
-	bw.write(b[:len(b)-len(tail)])
-	writeRows(bw, "rows", d.Rows)
-	if len(d.Transient) > 0 {
-		writeRows(bw, "transient", d.Transient)
-	}
-	bw.write([]byte("\n}\n"))
-	return bw.err
-}
-
-func writeRows(bw *errWriter, name string, rows []Row) {
-	bw.write([]byte(",\n  \"" + name + "\": ["))
-	for i := range rows {
-		if i > 0 {
-			bw.write([]byte(","))
-		}
-		b, err := json.Marshal(&rows[i])
-		if err != nil {
-			bw.err = err
-			return
-		}
-		bw.write([]byte("\n    "))
-		bw.write(b)
-	}
-	if len(rows) > 0 {
-		bw.write([]byte("\n  "))
-	}
-	bw.write([]byte("]"))
-}
-
-// errWriter remembers the first write error.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) write(b []byte) {
-	if e.err == nil {
-		_, e.err = e.w.Write(b)
-	}
-}

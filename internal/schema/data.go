@@ -98,10 +98,12 @@ func diffTable(ctx context.Context, pools cluster.Pools, schema string, j tableJ
 	if j.schema != "" {
 		schema = j.schema
 	}
-	d, err := diff.Run(ctx, pools, diff.Options{
+	c := &report.Collector{}
+	_, err := diff.Run(ctx, pools, diff.Options{
 		Cluster: o.Cluster, Schema: schema, Table: j.name, BlockSize: o.BlockSize,
 		Concurrency: workers, Where: j.where, Columns: j.columns, MaxDiffRows: o.MaxDiffRows, Tool: o.Tool,
-	})
+	}, c)
+	d := c.Diff
 	switch {
 	case err != nil && fault.IsInput(err):
 		return Data{Status: StatusSkipped, Reason: oneLine(err)}
