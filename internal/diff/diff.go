@@ -34,6 +34,8 @@ type Options struct {
 	Recheck        time.Duration
 	Tool           string
 	Progress       Progress
+	// SnapshotHook, if set, runs on each node right after its snapshot is taken (keyed tables).
+	SnapshotHook SnapshotHook
 }
 
 // Progress receives progress events; implementations must be safe for concurrent use.
@@ -179,19 +181,14 @@ func catalogIdent(schema, table string) string {
 // emit them range by range.
 func (e *engine) runKeyed(ctx context.Context, d *report.Diff, out *emitter) error {
 	var err error
-	e.sessions, err = openSessions(ctx, e.pools, e.workers, nil)
-	if err != nil {
+	c := &Comparer{e: e}
+	if _, err = c.Open(ctx, e.workers, e.opts.SnapshotHook); err != nil {
 		return err
 	}
-	e.workers = len(e.sessions[0].txs)
-	defer closeSessions(ctx, e.sessions)
-	planner, est, err := e.plannerNode(ctx)
+	defer c.Close(ctx)
+	ranges, err := c.PlanRanges(ctx)
 	if err != nil {
 		return err
-	}
-	ranges, err := planRanges(ctx, e.sessions[planner].txs[0], e.q, est, e.opts.BlockSize)
-	if err != nil {
-		return nodeErr(e.nodes[planner], "table "+e.cmp.Table.Ident(), err)
 	}
 	e.progress.RangesPlanned(len(ranges))
 	d.Summary.Ranges = len(ranges)

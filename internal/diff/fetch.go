@@ -77,25 +77,21 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// scanKeyRow scans (key texts..., [column texts...,] row hash).
-func (e *engine) scanKeyRow(rows pgx.Rows, nKey int, whole bool) (keyRow, error) {
-	kr := keyRow{key: make(Key, nKey), row: &nodeRow{}}
-	dest := make([]any, 0, nKey+len(e.q.cols)+1)
-	for j := range kr.key {
-		dest = append(dest, &kr.key[j])
+// scanKeyRow decodes (key texts..., [column texts...,] row hash) of the current row.
+func (e *engine) scanKeyRow(rr rawRow, raw [][]byte, nKey int, whole bool) (keyRow, error) {
+	k, err := rr.keyTexts(raw, nKey)
+	if err != nil {
+		return keyRow{}, err
 	}
+	kr := keyRow{key: k, row: &nodeRow{}}
+	at := nKey
 	if whole {
-		kr.row.texts = make([]*string, len(e.q.cols))
-		for j := range kr.row.texts {
-			dest = append(dest, &kr.row.texts[j])
-		}
-	}
-	dest = append(dest, &kr.row.hash)
-	if err := rows.Scan(dest...); err != nil {
-		return kr, err
-	}
-	if whole {
+		kr.row.texts = rr.texts(raw, nKey, len(e.q.cols))
+		at += len(e.q.cols)
 		e.width.seen(1, kr.row.width())
+	}
+	if kr.row.hash, err = rr.int8(raw, at); err != nil {
+		return keyRow{}, err
 	}
 	return kr, nil
 }
@@ -121,16 +117,17 @@ func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(
 			return fmt.Errorf("fetch rows of %s: %w", e.cmp.Table.Ident(), err)
 		}
 		var n, bytes int64
+		rr := newRawRow(rows)
+		nCol := len(e.q.cols)
 		for rows.Next() {
-			var ord int
-			r := &nodeRow{texts: make([]*string, len(e.q.cols))}
-			dest := make([]any, 0, len(r.texts)+2)
-			dest = append(dest, &ord)
-			for c := range r.texts {
-				dest = append(dest, &r.texts[c])
+			raw := rows.RawValues()
+			ord, err := rr.int(raw, 0)
+			var r *nodeRow
+			if err == nil {
+				r = &nodeRow{texts: rr.texts(raw, 1, nCol)}
+				r.hash, err = rr.int8(raw, 1+nCol)
 			}
-			dest = append(dest, &r.hash)
-			if err := rows.Scan(dest...); err != nil {
+			if err != nil {
 				rows.Close()
 				return fmt.Errorf("fetch rows of %s: %w", e.cmp.Table.Ident(), err)
 			}

@@ -184,8 +184,9 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, sums []map[int]R
 			mu.Unlock()
 			batch = batch[:0]
 		}
+		rr := newRawRow(rows)
 		for rows.Next() {
-			kr, err := e.scanKeyRow(rows, nKey, whole)
+			kr, err := e.scanKeyRow(rr, rows.RawValues(), nKey, whole)
 			if err != nil {
 				return fmt.Errorf("read range %d: %w", r.Index, err)
 			}

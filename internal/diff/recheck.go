@@ -6,10 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
@@ -47,9 +44,9 @@ func newSpool(d *report.Diff) (*spool, error) {
 	return s, nil
 }
 
-func (s *spool) Begin(*report.Diff) error     { return nil }
-func (s *spool) Entry(e *report.Entry) error  { return s.f.Entry(e) }
-func (s *spool) End(*report.Diff) error       { return nil }
+func (s *spool) Begin(*report.Diff) error      { return nil }
+func (s *spool) Entry(e *report.Entry) error   { return s.f.Entry(e) }
+func (s *spool) End(*report.Diff) error        { return nil }
 func (s *spool) open() (*report.Reader, error) { return report.OpenDiff(s.path) }
 
 func (s *spool) close() {
@@ -151,32 +148,7 @@ func (e *engine) rereadBatch(ctx context.Context, batch []report.Entry) ([]repor
 		}
 		keys[i] = batch[i].Key
 	}
-	f := newFound(len(e.nodes))
-	var mu sync.Mutex
-	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
-		return e.fetchKeys(ctx, tx, keys, func(k Key, row *nodeRow) {
-			mu.Lock()
-			f.put(k, i, row)
-			mu.Unlock()
-		})
-	}, 0)
-	if err != nil {
-		return nil, err
-	}
-	reps := make([]int, len(e.nodes))
-	for i := range reps {
-		reps[i] = i
-	}
-	out := make([]report.Entry, len(batch))
-	for i, k := range keys {
-		if _, ok := f.byID[k.id()]; !ok {
-			continue // no node holds it any more
-		}
-		if en, ok := f.entry(k, reps); ok {
-			out[i] = en
-		}
-	}
-	return out, nil
+	return e.fetchEntries(ctx, 0, keys)
 }
 
 // Rerun re-reads the keys of an earlier diff (from src: a diff file, or an in-memory diff) on its
