@@ -1,7 +1,9 @@
 package diff
 
 import (
+	"cmp"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/pgparity/pgparity/internal/catalog"
@@ -21,6 +23,11 @@ func compareKeys(a, b Key, cols []catalog.Column) int {
 func compareText(a, b string, c catalog.Column) int {
 	switch c.Category {
 	case "N":
+		if x, err := strconv.ParseInt(a, 10, 64); err == nil {
+			if y, err := strconv.ParseInt(b, 10, 64); err == nil {
+				return cmp.Compare(x, y)
+			}
+		}
 		x, okx := new(big.Rat).SetString(a)
 		y, oky := new(big.Rat).SetString(b)
 		if okx && oky {
