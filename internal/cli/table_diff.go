@@ -26,6 +26,8 @@ type tableDiffOptions struct {
 	excludeColumns []string
 	maxDiffRows    int
 	recheck        time.Duration
+	until          string
+	requireRows    bool
 	strict         bool
 	quiet          bool
 	json           bool
@@ -59,6 +61,8 @@ Exit codes: 0 the nodes match, 1 differences found (or a partial run), 2 usage o
 	f.StringSliceVar(&o.excludeColumns, "exclude-columns", nil, "do not compare these columns")
 	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "stop after this many differing keys and report status partial; 0 = no limit (default from config: 0)")
 	f.DurationVar(&o.recheck, "recheck", 0, "after finding differences, wait this long and re-read them; keys that then agree are reported as transient")
+	f.StringVar(&o.until, "until", "", "compare only keys last committed at or before this time on every node (needs track_commit_timestamp = on): ignores writes still arriving")
+	f.BoolVar(&o.requireRows, "require-rows", false, "exit 2 when no node has a row to compare (e.g. a --where that selects nothing) instead of reporting a match")
 	f.BoolVar(&o.strict, "strict", false, "compare numeric values by their text (1.0 differs from 1.00)")
 	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
@@ -89,6 +93,7 @@ func runTableDiff(cmd *cobra.Command, g *globals, o *tableDiffOptions, args []st
 	res, err := job.RunTableDiff(ctx, e, job.TableDiff{
 		Cluster: clusterName, Table: tableName, Nodes: o.nodes, Out: o.out, HTML: o.output == "html",
 		Where: o.where, Columns: o.columns, ExcludeColumns: o.excludeColumns, Recheck: o.recheck,
+		Until: o.until, RequireRows: o.requireRows,
 		Strict: o.strict, Tool: "pgparity " + g.version, Progress: prog,
 	})
 	prog.Wait()
@@ -102,6 +107,9 @@ func runTableDiff(cmd *cobra.Command, g *globals, o *tableDiffOptions, args []st
 // unless the nodes match.
 func printDiff(cmd *cobra.Command, res *job.DiffResult, quiet, asJSON bool) error {
 	d := res.Diff
+	for _, warning := range d.Summary.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "pgparity: warning: "+warning)
+	}
 	w := cmd.OutOrStdout()
 	switch {
 	case asJSON:

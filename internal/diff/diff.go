@@ -32,8 +32,15 @@ type Options struct {
 	MaxDiffRows    int
 	Strict         bool
 	Recheck        time.Duration
-	Tool           string
-	Progress       Progress
+	// Until, if set, compares only keys whose rows were last committed at or before it on every
+	// node (commit timestamps; needs track_commit_timestamp = on): writes still arriving are
+	// ignored. Keyed tables only.
+	Until *time.Time
+	// RequireRows makes a comparison that read no row on any node an input error (a filter
+	// that selects nothing), instead of a match.
+	RequireRows bool
+	Tool        string
+	Progress    Progress
 	// SnapshotHook, if set, runs on each node right after its snapshot is taken (keyed tables).
 	SnapshotHook SnapshotHook
 }
@@ -112,10 +119,47 @@ func Run(ctx context.Context, pools cluster.Pools, opts Options, sink report.Sin
 		}
 	}
 	e.finish(d, started, tally)
+	if err := e.checkRowsRead(d); err != nil {
+		return nil, err
+	}
 	if err := sink.End(d); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkRowsRead warns (in the summary) when no node had a row to compare, and with RequireRows
+// refuses it: an empty comparison is usually a --where that selects nothing, not a match.
+func (e *engine) checkRowsRead(d *report.Diff) error {
+	for _, n := range d.Summary.RowsCompared {
+		if n > 0 {
+			return nil
+		}
+	}
+	what := "the table has no rows on any node"
+	if e.opts.Where != "" {
+		what = "the --where filter selects no rows on any node"
+	}
+	if e.opts.RequireRows {
+		return fault.Input("%s: 0 rows compared (--require-rows); check the filter and the table", what)
+	}
+	d.Summary.Warnings = append(d.Summary.Warnings, what+": 0 rows compared")
+	return nil
+}
+
+// checkCommitTimestamps makes sure every node records commit timestamps (--until).
+func checkCommitTimestamps(ctx context.Context, pools cluster.Pools) error {
+	for _, p := range pools {
+		var on bool
+		if err := p.QueryRow(ctx, "SELECT pg_catalog.current_setting('track_commit_timestamp')::bool").Scan(&on); err != nil {
+			return &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read track_commit_timestamp: %w", err)}
+		}
+		if !on {
+			return fault.Input("--until needs track_commit_timestamp = on, and it is off on node %s: "+
+				"ALTER SYSTEM SET track_commit_timestamp = on and restart the node (only commits from then on have a time)", p.Node.Name)
+		}
+	}
+	return nil
 }
 
 // prepare reads the table on every node, checks it is comparable and validates the filter.
@@ -166,6 +210,15 @@ func prepare(ctx context.Context, pools cluster.Pools, opts Options) (*engine, e
 		}
 	}
 	e.q = newQueries(cmp, opts.Strict, opts.Where)
+	if opts.Until != nil {
+		if cmp.Table.KeyKind == catalog.KeyNone {
+			return nil, fault.Input("--until needs a table with a key: %s has none (whole-row comparison)", cmp.Table.Ident())
+		}
+		if err := checkCommitTimestamps(ctx, pools); err != nil {
+			return nil, err
+		}
+		e.q.until = true
+	}
 	e.workers = max(1, opts.Concurrency)
 	for _, p := range pools {
 		e.workers = min(e.workers, int(p.Config().MaxConns))
@@ -242,6 +295,9 @@ func (e *engine) newReport(started time.Time) *report.Diff {
 	}
 	if e.opts.Recheck > 0 {
 		d.Options.Recheck = e.opts.Recheck.String()
+	}
+	if e.opts.Until != nil {
+		d.Options.Until = e.opts.Until.UTC().Format(time.RFC3339Nano)
 	}
 	for _, c := range e.cmp.Columns {
 		d.Columns = append(d.Columns, report.Column{Name: c.Name, Type: c.Type, Base: c.BaseType})

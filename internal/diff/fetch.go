@@ -52,8 +52,9 @@ func (w *widthStats) fits(n int64) bool {
 // nodeRow is one node's version of a row: column texts (nil = NULL) in q.cols order, and the
 // row hash. texts is nil when only the hash was read.
 type nodeRow struct {
-	texts []*string
-	hash  int64
+	texts  []*string
+	hash   int64
+	recent bool // committed after --until: the key is not compared
 }
 
 func (r *nodeRow) width() int64 {
@@ -93,6 +94,9 @@ func (e *engine) scanKeyRow(rr rawRow, raw [][]byte, nKey int, whole bool) (keyR
 	if kr.row.hash, err = rr.int8(raw, at); err != nil {
 		return keyRow{}, err
 	}
+	if e.q.until {
+		kr.row.recent = rr.bool(raw, at+1)
+	}
 	return kr, nil
 }
 
@@ -104,7 +108,10 @@ func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(
 	for start := 0; start < len(keys); {
 		end := min(len(keys), start+e.width.batch())
 		batch := keys[start:end]
-		args := make([]any, nKey)
+		args := make([]any, nKey, nKey+1)
+		if e.q.until {
+			args = append(args, e.opts.Until)
+		}
 		for c := 0; c < nKey; c++ {
 			col := make([]string, len(batch))
 			for j, k := range batch {
@@ -126,6 +133,9 @@ func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(
 			if err == nil {
 				r = &nodeRow{texts: rr.texts(raw, 1, nCol)}
 				r.hash, err = rr.int8(raw, 1+nCol)
+				if e.q.until {
+					r.recent = rr.bool(raw, 2+nCol)
+				}
 			}
 			if err != nil {
 				rows.Close()
@@ -180,6 +190,11 @@ func (f *found) differs(id string, nodes []int) bool {
 	rows := f.byID[id].rows
 	first := rows[nodes[0]]
 	for _, i := range nodes {
+		if rows[i] != nil && rows[i].recent {
+			return false // written after --until somewhere: not compared
+		}
+	}
+	for _, i := range nodes {
 		if rows[i] == nil || first == nil || rows[i].hash != first.hash {
 			return true
 		}
@@ -196,6 +211,9 @@ func (f *found) entry(k Key, reps []int) (report.Entry, bool) {
 	present := 0
 	for i := range reps {
 		r := fk.rows[reps[i]]
+		if r != nil && r.recent {
+			return e, false // written after --until somewhere: not compared
+		}
 		if r == nil || r.texts == nil {
 			continue
 		}

@@ -164,7 +164,7 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, sums []map[int]R
 	whole := lo*2 < hi && e.width.fits(hi)
 	found := newFound(len(e.nodes))
 	var mu sync.Mutex
-	sql, args := e.q.rangeRows(r, whole)
+	sql, args := e.q.rangeRows(r, whole, e.opts.Until)
 	nKey := len(e.q.key)
 	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
 		if reps[i] != i {

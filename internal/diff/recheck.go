@@ -161,11 +161,19 @@ func Rerun(ctx context.Context, pools cluster.Pools, r report.Source, tool strin
 	for i, c := range old.Columns {
 		cols[i] = c.Name
 	}
-	e, err := prepare(ctx, pools, Options{
+	o := Options{
 		Cluster: old.Cluster, Schema: old.Table.Schema, Table: old.Table.Name,
 		BlockSize: max(old.Options.BlockSize, 10), Concurrency: max(old.Options.Concurrency, 1),
 		Where: old.Options.Where, Columns: cols, Strict: old.Options.Strict, Tool: tool,
-	})
+	}
+	if old.Options.Until != "" {
+		t, err := time.Parse(time.RFC3339Nano, old.Options.Until)
+		if err != nil {
+			return nil, fault.Input("diff file: options.until %q is not an RFC 3339 time", old.Options.Until)
+		}
+		o.Until = &t
+	}
+	e, err := prepare(ctx, pools, o)
 	if err != nil {
 		return nil, err
 	}

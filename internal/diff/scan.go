@@ -95,3 +95,15 @@ func (r rawRow) int(raw [][]byte, i int) (int, error) {
 	}
 	return strconv.Atoi(string(b))
 }
+
+// bool returns column i as a boolean (NULL = false).
+func (r rawRow) bool(raw [][]byte, i int) bool {
+	b := raw[i]
+	if len(b) == 0 {
+		return false
+	}
+	if r.formats[i] == pgx.BinaryFormatCode {
+		return b[0] == 1
+	}
+	return b[0] == 't'
+}

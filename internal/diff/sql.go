@@ -25,6 +25,7 @@ type queries struct {
 	hash    string           // row hash expression
 	where   string           // validated user filter, "" for none
 	orderBy string           // key columns, for sampling
+	until   bool             // rows carry a "committed after --until" flag (the last parameter)
 }
 
 func newQueries(cmp *catalog.Comparison, strict bool, where string) *queries {
@@ -128,14 +129,26 @@ func (q *queries) bucket(subs []Key, lo, hi int, args []any) (string, []any) {
 }
 
 // rangeRows streams (key texts..., row hash) of one range, or (key texts..., column texts...,
-// row hash) when whole.
-func (q *queries) rangeRows(r Range, whole bool) (string, []any) {
+// row hash) when whole; with --until, then a flag "committed after it" (until is its value).
+func (q *queries) rangeRows(r Range, whole bool, until any) (string, []any) {
 	w, args := q.rangeFilter(r)
 	cols := ""
 	if whole {
 		cols = ", " + q.colTexts()
 	}
-	return "SELECT " + q.keyTexts() + cols + ", " + q.hash + " FROM " + q.from + w, args
+	recent := ""
+	if q.until {
+		args = append(args, until)
+		recent = ", " + q.recent(len(args))
+	}
+	return "SELECT " + q.keyTexts() + cols + ", " + q.hash + recent + " FROM " + q.from + w, args
+}
+
+// recent is true for a row whose last writing transaction committed after the --until time
+// (parameter n). A row without a known commit time (committed before track_commit_timestamp
+// was on, or frozen) is old enough.
+func (q *queries) recent(n int) string {
+	return fmt.Sprintf("coalesce(pg_catalog.pg_xact_commit_timestamp(%s.xmin) > $%d::timestamptz, false)", alias, n)
 }
 
 // colTexts is every compared column as text, in q.cols order.
@@ -164,7 +177,11 @@ func (q *queries) fetchRows() string {
 		// column names could clash with k1.., ord ("column reference is ambiguous").
 		from = "(SELECT * FROM " + q.from + " WHERE (" + q.where + ")) AS " + alias
 	}
-	return "SELECT " + keyAlias + ".ord, " + q.colTexts() + ", " + q.hash +
+	recent := ""
+	if q.until {
+		recent = ", " + q.recent(len(q.key)+1)
+	}
+	return "SELECT " + keyAlias + ".ord, " + q.colTexts() + ", " + q.hash + recent +
 		" FROM " + from + " JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS " +
 		keyAlias + "(" + strings.Join(names, ", ") + ", ord) ON " + q.keyTuple() + " = (" + strings.Join(on, ", ") + ")"
 }

@@ -99,7 +99,7 @@ func sqlCases(f sqlFixture) []sqlCase {
 	} {
 		sql, args := q.rangeHash(r.r)
 		add("rangeHash "+r.label, sql, args...)
-		sql, args = q.rangeRows(r.r, false)
+		sql, args = q.rangeRows(r.r, false, nil)
 		add("rangeRows "+r.label, sql, args...)
 	}
 	add("fetchRows", q.fetchRows())

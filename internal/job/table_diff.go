@@ -23,6 +23,8 @@ type TableDiff struct {
 	Columns        []string
 	ExcludeColumns []string
 	Recheck        time.Duration
+	Until          string // --until: a timestamp PostgreSQL-style or RFC 3339 ("" = none)
+	RequireRows    bool
 	Strict         bool
 	Tool           string
 	Progress       diff.Progress
@@ -50,6 +52,10 @@ func RunTableDiff(ctx context.Context, env *Env, o TableDiff) (*DiffResult, erro
 	if err != nil {
 		return nil, err
 	}
+	until, err := ParseUntil(o.Until)
+	if err != nil {
+		return nil, err
+	}
 	s := env.Settings
 	if o.Out != "" {
 		if err := CheckWritable(o.Out); err != nil {
@@ -70,6 +76,7 @@ func RunTableDiff(ctx context.Context, env *Env, o TableDiff) (*DiffResult, erro
 		BlockSize: s.BlockSize, Concurrency: s.Concurrency, Where: o.Where,
 		Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, MaxDiffRows: s.MaxDiffRows,
 		Strict: o.Strict, Recheck: o.Recheck, Tool: o.Tool, Progress: o.Progress,
+		Until: until, RequireRows: o.RequireRows,
 	}, out)
 	if err != nil {
 		return nil, err
@@ -145,4 +152,20 @@ func (o *DiffOutput) Result() (*DiffResult, error) {
 func HTMLPath(diffFile string) string {
 	p := strings.TrimSuffix(strings.TrimSuffix(diffFile, ".gz"), ".zst")
 	return strings.TrimSuffix(p, filepath.Ext(p)) + ".html"
+}
+
+// ParseUntil reads a --until time: RFC 3339, or "YYYY-MM-DD[ HH:MM[:SS[.frac]]][ zone]" with UTC
+// when no zone is given. "" is no time.
+func ParseUntil(s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999 Z07:00",
+		"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return nil, fault.Input("--until %q is not a time: use RFC 3339 (2026-12-01T10:00:00Z) or \"2026-12-01 10:00:00+01\" (UTC when no zone is given)", s)
 }

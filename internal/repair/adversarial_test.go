@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/pgparity/pgparity/internal/diff"
-	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 

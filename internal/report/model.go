@@ -78,7 +78,9 @@ type Options struct {
 	MaxDiffRows    int      `json:"max_diff_rows"`
 	Strict         bool     `json:"strict"`
 	Recheck        string   `json:"recheck,omitempty"`
-	RowHash        string   `json:"row_hash"`
+	// Until is --until (RFC 3339): only keys last committed at or before it were compared.
+	Until   string `json:"until,omitempty"`
+	RowHash string `json:"row_hash"`
 	// RowHashVersion is encode.RowHashVersion of the build that wrote the file (0 in files of
 	// builds before version 2, which summed unmixed row hashes).
 	RowHashVersion int    `json:"row_hash_version,omitempty"`
@@ -97,6 +99,8 @@ type Summary struct {
 	Ranges          int              `json:"ranges"`
 	RangesDiffering int              `json:"ranges_differing"`
 	DurationSeconds float64          `json:"duration_seconds"`
+	// Warnings say what makes the outcome less than it looks (e.g. 0 rows compared).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Row is one differing key: each node's full row, or nil where the node lacks it. In whole-row
