@@ -260,7 +260,7 @@ func TestFileLines(t *testing.T) {
 
 // TestFileStringsExact checks that texts survive a v2 file byte for byte, in keys and values:
 // quotes, backslashes, every control character, unicode (with U+2028/U+2029), and NULL apart
-// from ''.
+// from the empty string.
 func TestFileStringsExact(t *testing.T) {
 	var ctl strings.Builder
 	for c := 0; c < 0x20; c++ {
