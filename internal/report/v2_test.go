@@ -526,3 +526,36 @@ func TestFileSinkAbort(t *testing.T) {
 		t.Errorf("after Abort the directory holds %v (%v)", entries, err)
 	}
 }
+
+// TestFromDiff streams an in-memory diff's rows, then its transient rows, as entries; a diff with
+// transient rows only works too.
+func TestFromDiff(t *testing.T) {
+	for _, tc := range []struct{ rows, transient int }{{0, 0}, {2, 1}, {0, 2}} {
+		d := keyedDiff(tc.rows, tc.transient)
+		src := FromDiff(d)
+		var got []Entry
+		for {
+			e, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, *e)
+		}
+		if len(got) != tc.rows+tc.transient {
+			t.Fatalf("%+v: %d entries", tc, len(got))
+		}
+		for i, e := range got {
+			want := d.Rows
+			j := i
+			if i >= tc.rows {
+				want, j = d.Transient, i-tc.rows
+			}
+			if e.Transient != (i >= tc.rows) || !reflect.DeepEqual(d.Expand(&e), want[j]) {
+				t.Errorf("%+v: entry %d = %+v", tc, i, e)
+			}
+		}
+	}
+}
