@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgparity/pgparity/internal/job"
 	"github.com/pgparity/pgparity/internal/schema"
 )
 
@@ -53,45 +54,28 @@ publication nor a subscription to it), 3 a table's comparison failed.`,
 }
 
 func runPublicationDiff(cmd *cobra.Command, g *globals, o *publicationDiffOptions, args []string) error {
-	ctx := cmd.Context()
 	clusterName, pub := "", args[len(args)-1]
 	if len(args) == 2 {
 		clusterName = args[0]
 	}
-	pub, err := parseSchemaName(pub) // publication names follow the same identifier rules
+	e, err := multiTableEnv(cmd, g, o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows)
 	if err != nil {
 		return err
 	}
-	e, err := setupMulti(g, flagSettings{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
-	if err != nil {
-		return err
-	}
-	cl, pools, err := e.connect(ctx, clusterName, o.nodes)
-	if err != nil {
-		return err
-	}
-	defer pools.Close()
-	res, err := schema.Publication(ctx, pools, schema.PublicationOptions{
-		Publication: pub, Data: dataOptions(cl.Name, e.settings, g.version),
+	res, err := job.RunPublicationDiff(cmd.Context(), e, job.PublicationDiff{
+		Cluster: clusterName, Publication: pub, Nodes: o.nodes, Tool: "pgparity " + g.version,
 	})
-	if err != nil {
-		return err
-	}
-	files, err := writeTableDiffs(e.settings.OutputDir, res.Tables)
 	if err != nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
 	switch {
 	case o.json:
-		if err := writeJSON(w, struct {
-			*schema.PublicationResult
-			DiffFiles map[string]string `json:"diff_files"`
-		}{res, files}); err != nil {
+		if err := writeJSON(w, res); err != nil {
 			return err
 		}
 	case !o.quiet:
-		printPublicationResult(w, res, files)
+		printPublicationResult(w, res.PublicationResult, res.DiffFiles)
 	}
 	return outcome(res.Failed(), res.Differs())
 }

@@ -1,21 +1,16 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/pgparity/pgparity/internal/catalog"
-	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/job"
 	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/schema"
 )
@@ -78,73 +73,33 @@ input error (e.g. the schema is missing on a node), 3 a table's comparison faile
 }
 
 func runSchemaDiff(cmd *cobra.Command, g *globals, o *schemaDiffOptions, args []string) error {
-	ctx := cmd.Context()
 	clusterName, schemaName := "", args[len(args)-1]
 	if len(args) == 2 {
 		clusterName = args[0]
 	}
-	if o.apply && !o.fixSequences {
-		return fault.Input("--apply needs --fix-sequences")
-	}
-	schemaName, err := parseSchemaName(schemaName)
+	e, err := multiTableEnv(cmd, g, o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows)
 	if err != nil {
 		return err
 	}
-	skip := append([]string{}, o.skipTables...)
-	if o.skipFile != "" {
-		more, err := readSkipFile(o.skipFile)
-		if err != nil {
-			return err
-		}
-		skip = append(skip, more...)
-	}
-	skip, err = tablesOfSchema(schemaName, skip)
-	if err != nil {
-		return err
-	}
-	e, err := setupMulti(g, flagSettings{o.concurrency, o.maxConnections, o.blockSize, o.maxDiffRows})
-	if err != nil {
-		return err
-	}
-	s := e.settings
-	cl, pools, err := e.connect(ctx, clusterName, o.nodes)
-	if err != nil {
-		return err
-	}
-	defer pools.Close()
-	res, err := schema.Run(ctx, pools, schema.Options{
-		Schema: schemaName, DDLOnly: o.ddlOnly, SkipTables: skip,
-		Data: dataOptions(cl.Name, s, g.version),
+	res, err := job.RunSchemaDiff(cmd.Context(), e, job.SchemaDiff{
+		Cluster: clusterName, Schema: schemaName, Nodes: o.nodes, DDLOnly: o.ddlOnly,
+		SkipTables: o.skipTables, SkipFile: o.skipFile, FixSequences: o.fixSequences, Apply: o.apply,
+		Tool: "pgparity " + g.version,
 	})
-	if err != nil {
+	if res == nil {
 		return err
 	}
-	files, err := writeTableDiffs(s.OutputDir, res.Tables)
-	if err != nil {
-		return err
-	}
-	var fixes []schema.Fix
-	var fixErr error
-	if o.fixSequences {
-		fixes = schema.PlanSequenceFixes(res)
-		if o.apply {
-			fixes, fixErr = schema.ApplySequenceFixes(ctx, pools, res, fixes)
-		}
-	}
+	fixErr := err
 	w := cmd.OutOrStdout()
 	switch {
 	case o.json:
-		if err := writeJSON(w, struct {
-			*schema.Result
-			DiffFiles map[string]string `json:"diff_files"`
-			Fixes     []schema.Fix      `json:"sequence_fixes,omitempty"`
-		}{res, files, fixes}); err != nil {
+		if err := writeJSON(w, res); err != nil {
 			return err
 		}
 	case !o.quiet:
-		printSchemaResult(w, res, files)
+		printSchemaResult(w, res.Result, res.DiffFiles)
 		if o.fixSequences {
-			printFixes(w, res.Schema, fixes, o.apply)
+			printFixes(w, res.Schema, res.Fixes, o.apply)
 		}
 	}
 	if fixErr != nil {
@@ -153,91 +108,17 @@ func runSchemaDiff(cmd *cobra.Command, g *globals, o *schemaDiffOptions, args []
 	return outcome(res.Failed(), res.Differs())
 }
 
-// parseSchemaName folds an unquoted schema name to lower case and unquotes a quoted one.
-func parseSchemaName(s string) (string, error) {
-	sch, _, err := catalog.ParseName(s + ".x")
-	if err != nil || strings.HasPrefix(s, `"`) && !strings.HasSuffix(s, `"`) {
-		return "", fault.Input("schema name %q: write SCHEMA, quoted if it holds dots, spaces or upper case", s)
-	}
-	return sch, nil
-}
-
-// tablesOfSchema turns user-written table names (bare, or qualified with SCHEMA) into table names
-// of the schema.
-func tablesOfSchema(schemaName string, names []string) ([]string, error) {
-	var out []string
-	for _, n := range names {
-		_, table, err := catalog.ParseName(pgx.Identifier{schemaName}.Sanitize() + "." + n)
-		if err != nil { // a qualified name (three parts above): it must be in SCHEMA
-			var sch string
-			if sch, table, err = catalog.ParseName(n); err != nil {
-				return nil, err
-			}
-			if sch != schemaName {
-				return nil, fault.Input("table %s is not in schema %s", n, schemaName)
-			}
-		}
-		out = append(out, table)
-	}
-	return out, nil
-}
-
-// readSkipFile reads table names, one per line; blank lines and # comments are ignored.
-func readSkipFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fault.Input("cannot read --skip-file: %v", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		if line = strings.TrimSpace(line); line != "" {
-			out = append(out, line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fault.Input("cannot read --skip-file %s: %v", path, err)
-	}
-	return out, nil
-}
-
-// setupMulti resolves the settings of a multi-table command (flags applied) and checks that the
-// output directory is writable.
-func setupMulti(g *globals, f flagSettings) (*env, error) {
-	e, err := g.envWith(f)
+// multiTableEnv loads the runtime settings of a multi-table command with its flags applied.
+func multiTableEnv(cmd *cobra.Command, g *globals, concurrency, maxConnections, blockSize, maxDiffRows int) (*job.Env, error) {
+	e, err := job.LoadEnv(g.configFile, g.serviceFile)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkWritable(filepath.Join(e.settings.OutputDir, ".probe")); err != nil {
-		return nil, err
+	ov := job.Overrides{Concurrency: concurrency, MaxConnections: maxConnections, BlockSize: blockSize}
+	if cmd.Flags().Changed("max-diff-rows") {
+		ov.MaxDiffRows = &maxDiffRows
 	}
-	return e, nil
-}
-
-func dataOptions(clusterName string, s cluster.Settings, version string) schema.DataOptions {
-	return schema.DataOptions{
-		Cluster: clusterName, Concurrency: s.Concurrency, MaxConnections: s.MaxConnections,
-		BlockSize: s.BlockSize, MaxDiffRows: s.MaxDiffRows, Tool: "pgparity " + version,
-	}
-}
-
-// writeTableDiffs writes a diff file for every table whose data differs and returns the paths
-// by table name.
-func writeTableDiffs(dir string, tables []schema.Table) (map[string]string, error) {
-	files := map[string]string{}
-	for _, t := range tables {
-		if t.Data.Status != schema.StatusDiffer || t.Data.Diff == nil {
-			continue
-		}
-		path := filepath.Join(dir, report.DefaultName(t.Data.Diff))
-		if err := report.WriteFile(path, t.Data.Diff); err != nil {
-			return nil, err
-		}
-		files[t.Name] = path
-	}
-	return files, nil
+	return e.With(ov)
 }
 
 // outcome maps a multi-table result to the command's error: failed tables (exit 3) before

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -109,6 +111,33 @@ func TestSchemaDiffSixTables(t *testing.T) {
 	if len(files) != 2 || !strings.HasPrefix(files[0], "app_data1_diff_") || !strings.HasPrefix(files[1], "app_data2_diff_") {
 		t.Fatalf("diff files %v", files)
 	}
+	// Each differing table's keys are in its own diff file: data1 keys 3 and 30 changed on n2,
+	// data2 key 7 missing on n2.
+	for i, want := range []string{
+		"app.data1 [3 n1=v3 n2=changed] [30 n1=v30 n2=changed]",
+		"app.data2 [7 n1=v7 n2=-]",
+	} {
+		d, err := report.Read(filepath.Join(dir, files[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "" + d.Table.String()
+		for _, r := range d.Rows {
+			got += fmt.Sprintf(" [%v", r.Key[0].Value)
+			for _, n := range d.Nodes {
+				v := "-"
+				if rec := r.Values[n]; rec != nil {
+					x, _ := rec.Get("v")
+					v = fmt.Sprint(x)
+				}
+				got += " " + n + "=" + v
+			}
+			got += "]"
+		}
+		if got != want || d.Summary.Status != report.StatusDiffer || len(d.Transient) != 0 {
+			t.Errorf("diff file %s: %s, status %s; want %s", files[i], got, d.Summary.Status, want)
+		}
+	}
 	want := [][]string{
 		{"col", "differ", "column extra only on n2", `skipped: columns differ: column "extra" only on n2`, "-"},
 		{"data1", "differ", "identical", "2 differing row(s) (n1/n2 2)", files[0]},
@@ -143,12 +172,16 @@ func TestSchemaDiffSixTables(t *testing.T) {
 			Status string
 			Data   struct{ Status, Reason string }
 		}
+		DiffFiles map[string]string `json:"diff_files"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
 	if res.Tables[1].Name != "data1" || res.Tables[1].Status != "skipped" || res.Tables[1].Data.Reason != "--skip-tables" || res.Tables[2].Data.Status != "skipped" {
 		t.Errorf("--skip-tables: %+v", res.Tables)
+	}
+	if res.DiffFiles == nil || len(res.DiffFiles) != 0 || !reflect.DeepEqual(listDir(t, dir), files) {
+		t.Errorf("--skip-tables wrote diff files: %v, directory %v", res.DiffFiles, listDir(t, dir))
 	}
 
 	db.Exec(t, `DROP TABLE app.gone; DROP TABLE app.col; DROP INDEX app.idx_v; DROP TABLE app.data1; DROP TABLE app.data2`, "n1")
@@ -193,8 +226,19 @@ func TestSchemaDiffSequencesFix(t *testing.T) {
 	}
 }
 
+// presentOn lists the nodes holding a row.
+func presentOn(nodes []string, r report.Row) []string {
+	var out []string
+	for _, n := range nodes {
+		if r.Values[n] != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func TestPublicationAndReplicationDiff(t *testing.T) {
-	isolate(t)
+	dir := isolate(t)
 	db := sandbox.NewDB(t)
 	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.c (id int PRIMARY KEY)`)
 	db.Exec(t, `INSERT INTO public.a SELECT generate_series(1, 20); INSERT INTO public.c VALUES (1);
@@ -216,6 +260,26 @@ func TestPublicationAndReplicationDiff(t *testing.T) {
 	if len(rows) != 2 || !reflect.DeepEqual(rows[0][:4], []string{"public.a", "differ", "identical", "1 differing row(s) (n1/n2 1)"}) ||
 		!reflect.DeepEqual(rows[1][:4], []string{"public.c", "differ", "table public.c only on n1", "1 differing row(s) (n1/n2 1)"}) {
 		t.Errorf("publication-diff tables %q\n%s", rows, stdout)
+	}
+
+	// Each differing member table has its diff file, named in the table and holding its key.
+	files := listDir(t, dir)
+	if len(files) != 2 || !strings.HasPrefix(files[0], "public_a_diff_") || !strings.HasPrefix(files[1], "public_c_diff_") ||
+		rows[0][4] != files[0] || rows[1][4] != files[1] {
+		t.Fatalf("diff files %v, table rows %q", files, rows)
+	}
+	for i, want := range []string{"public.a 5 on n1", "public.c 1 on n1"} {
+		d, err := report.Read(filepath.Join(dir, files[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Rows) != 1 {
+			t.Fatalf("%s: %d rows", files[i], len(d.Rows))
+		}
+		r := d.Rows[0]
+		if got := fmt.Sprintf("%s %v on %s", d.Table, r.Key[0].Value, strings.Join(presentOn(d.Nodes, r), ",")); got != want {
+			t.Errorf("%s holds %s, want %s", files[i], got, want)
+		}
 	}
 
 	code, stdout, _ = run(t, "--service-file", svc, "replication-diff", "c")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,8 +51,11 @@ func TestTableDiffExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(raw), `"key": {"id":42}`) && !strings.Contains(string(raw), `{"key":{"id":42}`) {
-		t.Fatalf("diff file does not hold key 42:\n%s", raw)
+	// A v2 file: header, the one entry of key 42 (each version with the nodes holding it), summary.
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	entry := regexp.MustCompile(`^\{"key":\[42\],"versions":\[\{"nodes":\["n1"\],"hash":-?[0-9]+,"values":\[42,"item 42"\]\},\{"nodes":\["n2"\],"hash":-?[0-9]+,"values":\[42,"changed"\]\}\]\}$`)
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], `{"format":"pgparity.diff/v2",`) || !entry.MatchString(lines[1]) || !strings.HasPrefix(lines[2], `{"summary":{"status":"differ",`) {
+		t.Fatalf("diff file does not hold exactly key 42:\n%s", raw)
 	}
 
 	db.Exec(t, `UPDATE public."Items" SET "Name" = 'item 42' WHERE id = 42`, "n2")

@@ -122,12 +122,3 @@ func WriteHTMLFile(path string, d *Diff) error {
 		return w.Flush()
 	})
 }
-
-// WriteHTMLFromFile writes the HTML report of the diff file at diffPath to htmlPath atomically.
-func WriteHTMLFromFile(htmlPath, diffPath string) error {
-	d, err := Read(diffPath)
-	if err != nil {
-		return err
-	}
-	return WriteHTMLFile(htmlPath, d)
-}

@@ -15,7 +15,8 @@ import (
 
 // The page is one file with no network references: the template renders the summary (visible
 // without JavaScript), the rows travel as JSON in a data block, and the script renders them a
-// page at a time, so a report of 100,000 rows never puts 100,000 rows into the DOM.
+// page at a time, so a report of 100,000 rows never puts 100,000 rows into the DOM. Rows are
+// rendered one at a time from a stream (htmlContent.next), so writing a page holds one row.
 //
 //go:embed html/report.html.tmpl html/report.css html/report.js
 var htmlAssets embed.FS
@@ -40,16 +41,51 @@ func mustAsset(name string) []byte {
 // transientListed caps the transient keys listed in the summary section.
 const transientListed = 100
 
-// WriteHTML writes d as one self-contained HTML page: inline CSS and script, no network
-// references. The summary is rendered server-side; the differing rows are embedded as JSON and
-// rendered in the browser with filtering and pagination.
+// WriteHTML writes d (an in-memory diff) as one self-contained HTML page: inline CSS and
+// script, no network references. The summary is rendered server-side; every row of d is embedded
+// as JSON and rendered in the browser with filtering and pagination. Reports of diff files use
+// WriteHTMLFromFile, which streams the file and embeds at most HTMLRows keys.
 func WriteHTML(w io.Writer, d *Diff) error {
+	c := &htmlContent{d: d, listed: len(d.Rows), transient: len(d.Transient)}
+	for i := range d.Transient {
+		if i == transientListed {
+			break
+		}
+		c.transientKeys = append(c.transientKeys, keyText(d.Transient[i].Key))
+	}
+	i := 0
+	c.next = func() (*Row, error) {
+		if i == len(d.Rows) {
+			return nil, io.EOF
+		}
+		i++
+		return &d.Rows[i-1], nil
+	}
+	return writeHTMLPage(w, c)
+}
+
+// htmlContent is what a page shows: the diff's header and summary, the transient keys, and the
+// embedded rows as a stream.
+type htmlContent struct {
+	d *Diff // header and summary; its Rows and Transient are not read
+	// listed is how many rows next yields; more is how many further differing keys the diff
+	// file holds beyond them, named by file.
+	listed, more int
+	file         string
+	// transient counts the transient keys; transientKeys holds the first transientListed.
+	transient     int
+	transientKeys []string
+	// next yields the embedded rows in order, then io.EOF.
+	next func() (*Row, error)
+}
+
+func writeHTMLPage(w io.Writer, c *htmlContent) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	if err := pageTemplate.Execute(bw, newHTMLPage(d)); err != nil {
+	if err := pageTemplate.Execute(bw, newHTMLPage(c)); err != nil {
 		return fmt.Errorf("html report: %w", err)
 	}
 	bw.WriteString(`<script type="application/json" id="diff-data">`)
-	if err := writeHTMLData(bw, d); err != nil {
+	if err := writeHTMLData(bw, c); err != nil {
 		return fmt.Errorf("html report data: %w", err)
 	}
 	bw.WriteString("</script>\n<script>\n")
@@ -75,8 +111,13 @@ type htmlPage struct {
 	Nodes         []htmlNode
 	Pairs         []htmlPair
 	DifferingKeys string
-	Listed        string // rows in the file, when fewer than DifferingKeys
-	Transient     string
+	Listed        string // rows in the page, when fewer than DifferingKeys
+	// More counts the differing keys of the diff file not embedded in the page (DiffFile names
+	// the file), "" when every key of the file is.
+	More      string
+	MoreOne   bool
+	DiffFile  string
+	Transient string
 	// TransientListed counts the transient keys the file lists.
 	TransientListed string
 	Ranges          string
@@ -96,7 +137,8 @@ type htmlPair struct{ Name, Count string }
 
 type htmlOption struct{ Name, Value string }
 
-func newHTMLPage(d *Diff) *htmlPage {
+func newHTMLPage(c *htmlContent) *htmlPage {
+	d := c.d
 	s := d.Summary
 	p := &htmlPage{
 		CSS:             template.CSS(reportCSS),
@@ -110,7 +152,8 @@ func newHTMLPage(d *Diff) *htmlPage {
 		KeySource:       d.KeySource,
 		DifferingKeys:   groupDigits(int64(s.DifferingKeys)),
 		Transient:       groupDigits(int64(s.Transient)),
-		TransientListed: groupDigits(int64(len(d.Transient))),
+		TransientListed: groupDigits(int64(c.transient)),
+		TransientKeys:   c.transientKeys,
 		Duration:        duration(d),
 		Started:         timeText(d.StartedAt),
 		Finished:        timeText(d.FinishedAt),
@@ -121,8 +164,11 @@ func newHTMLPage(d *Diff) *htmlPage {
 	if p.Status == "" {
 		p.Status = "unknown"
 	}
-	if len(d.Rows) < s.DifferingKeys {
-		p.Listed = groupDigits(int64(len(d.Rows)))
+	if c.listed < s.DifferingKeys || c.more > 0 {
+		p.Listed = groupDigits(int64(c.listed))
+	}
+	if c.more > 0 {
+		p.More, p.MoreOne, p.DiffFile = groupDigits(int64(c.more)), c.more == 1, c.file
 	}
 	if s.Ranges > 0 {
 		p.Ranges = groupDigits(int64(s.RangesDiffering)) + " of " + groupDigits(int64(s.Ranges))
@@ -137,12 +183,8 @@ func newHTMLPage(d *Diff) *htmlPage {
 	for _, pc := range orderedPairs(d) {
 		p.Pairs = append(p.Pairs, htmlPair{Name: pc.Name, Count: groupDigits(int64(pc.Count))})
 	}
-	for i, r := range d.Transient {
-		if i == transientListed {
-			p.TransientMore = groupDigits(int64(len(d.Transient) - i))
-			break
-		}
-		p.TransientKeys = append(p.TransientKeys, keyText(r.Key))
+	if c.transient > len(c.transientKeys) && len(c.transientKeys) > 0 {
+		p.TransientMore = groupDigits(int64(c.transient - len(c.transientKeys)))
 	}
 	return p
 }
@@ -217,16 +259,25 @@ type htmlRow struct {
 	C []int64     `json:"c,omitempty"`
 }
 
-func writeHTMLData(w *bufio.Writer, d *Diff) error {
+func writeHTMLData(w *bufio.Writer, c *htmlContent) error {
+	d := c.d
+	first, err := c.next()
+	if err != nil && err != io.EOF {
+		return err
+	}
 	cols := columnNames(d)
+	if len(cols) == 0 && first != nil {
+		// A file without a column list: the fields of its first row.
+		cols = columnNames(&Diff{Nodes: d.Nodes, Rows: []Row{*first}})
+	}
 	head := htmlData{Nodes: d.Nodes, Columns: cols, Types: make([]string, len(cols)), Key: d.Key}
 	if head.Nodes == nil {
 		head.Nodes = []string{}
 	}
-	if len(head.Key) == 0 && len(d.Rows) > 0 {
+	if len(head.Key) == 0 && first != nil {
 		// Whole-row mode has no key columns; the rows name what stands in for one (row_hash).
-		head.Key = make([]string, len(d.Rows[0].Key))
-		for i, f := range d.Rows[0].Key {
+		head.Key = make([]string, len(first.Key))
+		for i, f := range first.Key {
 			head.Key[i] = f.Name
 		}
 	}
@@ -238,12 +289,7 @@ func writeHTMLData(w *bufio.Writer, d *Diff) error {
 			head.Types[i] = d.Columns[i].Type
 		}
 	}
-	for _, r := range d.Rows {
-		if r.Counts != nil {
-			head.WholeRow = true
-			break
-		}
-	}
+	head.WholeRow = first != nil && first.Counts != nil
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -254,17 +300,22 @@ func writeHTMLData(w *bufio.Writer, d *Diff) error {
 	b := bytes.TrimRight(buf.Bytes(), "\n")
 	writeScriptSafe(w, b[:len(b)-1])
 	w.WriteString(`,"rows":[`)
-	for i := range d.Rows {
+	for i, r := 0, first; r != nil; i++ {
 		buf.Reset()
-		if err := enc.Encode(newHTMLRow(d, cols, &d.Rows[i])); err != nil {
+		if err := enc.Encode(newHTMLRow(d, cols, r)); err != nil {
 			return fmt.Errorf("row %d: %w", i+1, err)
 		}
 		if i > 0 {
 			w.WriteString(",\n")
 		}
 		writeScriptSafe(w, bytes.TrimRight(buf.Bytes(), "\n"))
+		if r, err = c.next(); err == io.EOF {
+			r = nil
+		} else if err != nil {
+			return err
+		}
 	}
-	_, err := w.WriteString("]}")
+	_, err = w.WriteString("]}")
 	return err
 }
 

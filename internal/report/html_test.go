@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -312,28 +313,27 @@ func TestHTMLInChromiumSmall(t *testing.T) {
 	}
 }
 
+// TestHTMLInChromium renders the report of a diff file of HTMLRows keys, written as table-diff
+// writes it (WriteHTMLFromFile): every key is embedded, the first page is rendered.
 func TestHTMLInChromium(t *testing.T) {
 	needChromium(t)
-	const n = 100_000
+	const n = HTMLRows
 	d := bigDiff(n)
 	dir := t.TempDir()
+	diffPath := filepath.Join(dir, "d.json.zst")
+	if err := WriteFile(diffPath, d); err != nil {
+		t.Fatal(err)
+	}
 	page := filepath.Join(dir, "report.html")
 	start := time.Now()
-	f, err := os.Create(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteHTML(f, d); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := WriteHTMLFromFile(page, diffPath); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("WriteHTML of %d rows: %d bytes in %v", n, st.Size(), time.Since(start).Round(time.Millisecond))
+	t.Logf("WriteHTMLFromFile of %d rows: %d bytes in %v", n, st.Size(), time.Since(start).Round(time.Millisecond))
 
 	dom, took := runChromium(t, page, "--dump-dom")
 	t.Logf("chromium --dump-dom: %v", took.Round(time.Millisecond))
@@ -356,6 +356,9 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	if strings.Contains(html, "alert(1)</script>") {
 		t.Error("the script value was injected as an element")
+	}
+	if strings.Contains(html, `id="more-rows"`) || strings.Contains(html, "listed in this report") {
+		t.Error("a report embedding every key says some are only in the diff file")
 	}
 	// The first page only: 100 row groups, so 100 key cells.
 	if got := strings.Count(html, `<td class="key"`); got != 100 {
@@ -405,6 +408,73 @@ overrides:
 default: take n1
 `
 
+// chromiumWithScript renders page with script run after the report's own and returns the DOM.
+func chromiumWithScript(t *testing.T, page, script string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(path, []byte(strings.Replace(page, "</body>", "<script>"+script+"</script></body>", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, _ := runChromium(t, path, "--dump-dom")
+	return string(dom)
+}
+
+// planIn returns the plan a script put into <pre id="plan-out">.
+func planIn(t *testing.T, dom string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<pre id="plan-out">(.*?)</pre>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no plan in the page:\n%s", dom)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// TestHTMLInChromiumBeyondLimit renders the report of a diff file with more keys than the page
+// embeds: the page says so, pages through the embedded keys only, and its plan builder works
+// on them (the first and the last embedded key).
+func TestHTMLInChromiumBeyondLimit(t *testing.T) {
+	needChromium(t)
+	diffPath := writeDiffFile(t, bigDiff(2500), "public_orders_diff.json.gz")
+	page := htmlFromFile(t, diffPath, 1000)
+	dom := chromiumWithScript(t, page, `
+for (var i = 0; i < 9; i++) document.getElementById("next").click();
+window.pgparityPlan.choose(999, "take n2");
+window.pgparityPlan.choose(0, "delete");
+var pre = document.createElement("pre"); pre.id = "plan-out";
+pre.textContent = window.pgparityPlan.yaml(); document.body.appendChild(pre);`)
+	for _, want := range []string{
+		`<div class="value" id="differing-keys">2,500</div><div class="note">1,000 listed in this report</div>`,
+		`this page lists the first 1,000 differing keys of the diff file; 1,500 more keys are only in the diff file <code>public_orders_diff.json.gz</code>.`,
+		`<span id="page-info" aria-live="polite">901–1,000 of 1,000</span>`,
+		`<button id="next" type="button" title="Next page" disabled="">Next ›</button>`,
+		`<td class="key" rowspan="3" title="id=1000">id=1000<select class="plan-action"`,
+		`<span id="plan-count">2</span>`,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %s", want)
+		}
+	}
+	if got := strings.Count(dom, `<td class="key"`); got != 100 {
+		t.Errorf("%d rows rendered on the last page, want 100", got)
+	}
+	if strings.Contains(dom, `title="id=1001"`) || strings.Contains(dom, `title="id=900"`) {
+		t.Error("the last page shows a key outside 901..1000")
+	}
+	const wantPlan = `# Repair plan built in the pgparity report of public.orders.
+# Use: pgparity table-repair --diff-file DIFF_FILE --plan THIS_FILE [--dry-run]
+version: 1
+overrides:
+  - key: {"id":"1"}
+    action: delete
+  - key: {"id":"1000"}
+    action: take n2
+default: skip
+`
+	if got := planIn(t, dom); got != wantPlan {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, wantPlan)
+	}
+}
+
 // TestHTMLRepairPlan drives the page's plan builder as a user would (an action per key, a
 // default) and checks the YAML it offers for download.
 func TestHTMLRepairPlan(t *testing.T) {
@@ -436,5 +506,119 @@ pre.textContent = window.pgparityPlan.yaml(); document.body.appendChild(pre);
 	}
 	if !strings.Contains(string(dom), `<span id="plan-count">2</span>`) {
 		t.Error("the download button does not count the 2 chosen keys")
+	}
+}
+
+// writeDiffFile writes d to a diff file named name in a temporary directory and returns its path.
+func writeDiffFile(t *testing.T, d *Diff, name string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := WriteFile(path, d); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// htmlFromFile returns the page WriteHTMLFromFileLimit writes for the diff file at diffPath.
+func htmlFromFile(t *testing.T, diffPath string, maxRows int) string {
+	t.Helper()
+	page := filepath.Join(filepath.Dir(diffPath), "report.html")
+	if err := WriteHTMLFromFileLimit(page, diffPath, maxRows); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestHTMLFromFileSameAsInMemory: a diff file whose keys all fit gives byte for byte the page of
+// the same diff in memory (plain, gzip and zstd files; keyed with transient keys, and whole-row).
+func TestHTMLFromFileSameAsInMemory(t *testing.T) {
+	whole := summaryFixture()
+	whole.Key, whole.KeySource = []string{}, "whole row"
+	whole.Columns = []Column{{Name: "a", Type: "integer"}, {Name: "b", Type: "text"}}
+	whole.Transient = nil
+	whole.Rows = []Row{{
+		Key:    Record{{Name: RowHashField, Value: json.Number("-77")}},
+		Values: map[string]*Record{"n1": {{Name: "a", Value: json.Number("1")}, {Name: "b", Value: nil}}},
+		Counts: map[string]int64{"n1": 2, "n2": 0, "n3": 1},
+	}}
+	for name, d := range map[string]*Diff{"keyed": summaryFixture(), "big": bigDiff(300), "whole": whole} {
+		var want bytes.Buffer
+		if err := WriteHTML(&want, d); err != nil {
+			t.Fatal(err)
+		}
+		for _, suffix := range []string{"", ".gz", ".zst"} {
+			got := htmlFromFile(t, writeDiffFile(t, d, "d.json"+suffix), 300)
+			if got != want.String() {
+				t.Errorf("%s%s: the page of the diff file differs from the page of the diff in memory", name, suffix)
+			}
+		}
+	}
+}
+
+// TestHTMLFromFileBeyondLimit: a diff file with more keys than the limit embeds the first keys
+// only (in file order, transient keys apart), and the page says how many more are only in the
+// diff file, naming it.
+func TestHTMLFromFileBeyondLimit(t *testing.T) {
+	d := bigDiff(250)
+	for i := 0; i < 130; i++ {
+		id := json.Number(fmt.Sprint(10_000 + i))
+		d.Transient = append(d.Transient, Row{Key: Record{{Name: "id", Value: id}}})
+	}
+	d.Summary.Transient = 130
+	path := writeDiffFile(t, d, "public_orders_diff_20240501T120000.json.zst")
+	page := htmlFromFile(t, path, 100)
+
+	var data struct {
+		Rows []json.RawMessage `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(htmlDataBlock(t, page)), &data); err != nil {
+		t.Fatal(err)
+	}
+	// The embedded rows are exactly those of the first 100 keys in memory.
+	first := *d
+	first.Rows, first.Transient = d.Rows[:100], nil
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, &first); err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Rows []json.RawMessage `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(htmlDataBlock(t, buf.String())), &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Rows) != 100 || !reflect.DeepEqual(data.Rows, want.Rows) {
+		t.Fatalf("%d rows embedded, want the first 100 keys", len(data.Rows))
+	}
+	if got := string(data.Rows[99]); !strings.HasPrefix(got, `{"k":["100"],`) {
+		t.Errorf("last embedded row %s, want key 100", got)
+	}
+	for _, want := range []string{
+		`<div class="value" id="differing-keys">250</div><div class="note">100 listed in this report</div>`,
+		`<p class="warning" id="more-rows"><strong>Not every key is listed here:</strong> this page lists the first 100 differing keys of the diff file; 150 more keys are only in the diff file <code>public_orders_diff_20240501T120000.json.zst</code>. Filtering, copying keys and per-key repair choices cover the listed keys; a repair plan's default action applies to every key of the diff file.</p>`,
+		`<summary>Transient keys (130): differed at first, agreed when re-read</summary>`,
+		`<li><code>id=10099</code></li><li class="muted">and 30 more</li></ul>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if n := strings.Count(page, "<li><code>id=1"); n != 100 {
+		t.Errorf("%d transient keys listed, want 100", n)
+	}
+
+	// One key beyond the limit: the notice speaks of one key.
+	page = htmlFromFile(t, writeDiffFile(t, bigDiff(101), "one.json"), 100)
+	if !strings.Contains(page, "; 1 more key is only in the diff file <code>one.json</code>.") {
+		t.Error("the page does not name the one key beyond the limit")
+	}
+	// Exactly at the limit: no notice, no "listed" note.
+	page = htmlFromFile(t, writeDiffFile(t, bigDiff(100), "all.json"), 100)
+	if strings.Contains(page, `id="more-rows"`) || strings.Contains(page, "listed in this report") {
+		t.Error("a page holding every key says some are missing")
 	}
 }

@@ -206,21 +206,22 @@ type memSource struct {
 func (m *memSource) Header() *Diff { return m.d }
 
 func (m *memSource) Next() (*Entry, error) {
-	for m.i < len(m.d.Rows)+len(m.d.Transient) {
-		i := m.i
-		m.i++
-		row, transient := &m.d.Rows[0], false
-		if i < len(m.d.Rows) {
-			row = &m.d.Rows[i]
-		} else {
-			row, transient = &m.d.Transient[i-len(m.d.Rows)], true
-		}
-		e, err := m.d.Compact(row)
-		if err != nil {
-			return nil, fmt.Errorf("row %d: %w", i+1, err)
-		}
-		e.Transient = transient
-		return &e, nil
+	if m.i >= len(m.d.Rows)+len(m.d.Transient) {
+		return nil, io.EOF
 	}
-	return nil, io.EOF
+	i := m.i
+	m.i++
+	var row *Row
+	transient := i >= len(m.d.Rows)
+	if transient {
+		row = &m.d.Transient[i-len(m.d.Rows)]
+	} else {
+		row = &m.d.Rows[i]
+	}
+	e, err := m.d.Compact(row)
+	if err != nil {
+		return nil, fmt.Errorf("row %d: %w", i+1, err)
+	}
+	e.Transient = transient
+	return &e, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -173,6 +174,59 @@ func TestDiffColumns(t *testing.T) {
 		got := diffColumns(d, cols, &d.Rows[tt.row])
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("row %d: diffColumns = %v, want %v", tt.row, got, tt.want)
+		}
+	}
+}
+
+// TestWriteSummaryFromSamples: the summary of a streamed comparison (its header and summary, and
+// the first keys kept by a Samples sink, expanded) is the summary of the same diff in memory.
+func TestWriteSummaryFromSamples(t *testing.T) {
+	for _, name := range []string{"differ", "partial_many_keys"} {
+		d := summaryFixture()
+		if name == "partial_many_keys" {
+			d.Nodes = []string{"a", "b"}
+			d.Key, d.KeySource = []string{"id"}, "unique index orders_id_key"
+			d.Columns = []Column{{Name: "id", Type: "integer"}, {Name: "note", Type: "text"}}
+			d.Summary = Summary{Status: StatusPartial, PartialReason: "stopped after --max-diff-rows 12",
+				RowsCompared: map[string]int64{"a": 50, "b": 50}, DifferingKeys: 40, Pairs: map[string]int{"a/b": 40}}
+			d.Rows, d.Transient = nil, nil
+			for i := 1; i <= 12; i++ {
+				id := json.Number(fmt.Sprint(i))
+				d.Rows = append(d.Rows, Row{Key: Record{{Name: "id", Value: id}}, Values: map[string]*Record{
+					"a": {{Name: "id", Value: id}, {Name: "note", Value: "x"}},
+					"b": {{Name: "id", Value: id}, {Name: "note", Value: ""}},
+				}})
+			}
+		}
+		samples := &Samples{Max: 20}
+		src := FromDiff(d)
+		for {
+			e, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := samples.Entry(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		shown := *d
+		shown.Rows, shown.Transient = nil, nil
+		for i := range samples.Entries {
+			shown.Rows = append(shown.Rows, d.Expand(&samples.Entries[i]))
+		}
+		var buf bytes.Buffer
+		if err := WriteSummary(&buf, &shown); err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join("testdata", "summary_"+name+".golden"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if buf.String() != string(want) {
+			t.Errorf("%s: summary from samples:\n%s--- want\n%s", name, buf.String(), want)
 		}
 	}
 }

@@ -451,6 +451,9 @@ func (r *Reader) Next() (*Entry, error) {
 				return nil, fault.Input("diff file %s: summary line is corrupt: %v", r.path, err)
 			}
 			r.Diff.Summary, r.Diff.FinishedAt = *t.Summary, t.FinishedAt
+			if err := r.checkEnd(); err != nil {
+				return nil, err
+			}
 			r.done = true
 			return nil, io.EOF
 		}
@@ -460,6 +463,23 @@ func (r *Reader) Next() (*Entry, error) {
 			return nil, fault.Input("diff file %s: entry %d: %v", r.path, r.n, err)
 		}
 		return e, nil
+	}
+}
+
+// checkEnd reads what follows the summary line: nothing but blank space may, and a compressed
+// stream must end there intact (its checksum is verified only when it is read to its end).
+func (r *Reader) checkEnd() error {
+	for {
+		line, err := r.readLine()
+		if len(strings.TrimSpace(string(line))) > 0 {
+			return fault.Input("diff file %s has data after its summary line", r.path)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fault.Input("cannot read diff file %s: %v", r.path, err)
+		}
 	}
 }
 

@@ -31,6 +31,18 @@ type DataOptions struct {
 	BlockSize      int
 	MaxDiffRows    int
 	Tool           string
+	// Sink, when set, returns where one table's differing keys go as they are found; without it
+	// they go nowhere and only each table's summary is kept. It is called once per compared
+	// table, from several goroutines at once, so that no table's differences are held in memory.
+	Sink func(table report.TableRef) (TableSink, error)
+}
+
+// TableSink receives the comparison of one table as diff.Run emits it (Begin, every differing
+// key, End). When the comparison fails after Begin, Abort is called instead of End, so that the
+// sink can discard what it wrote.
+type TableSink interface {
+	report.Sink
+	Abort()
 }
 
 // Data is the outcome of one table's data comparison.
@@ -40,7 +52,8 @@ type Data struct {
 	Reason        string           `json:"reason,omitempty"`
 	DifferingRows int              `json:"differing_rows"`
 	RowsCompared  map[string]int64 `json:"rows_compared,omitempty"`
-	// Diff is the full diff of a table whose data was compared; callers write it to a file.
+	// Diff is the finished header and summary of a table whose data was compared; its rows went
+	// to DataOptions.Sink as they were found and are not kept.
 	Diff *report.Diff `json:"-"`
 }
 
@@ -98,12 +111,21 @@ func diffTable(ctx context.Context, pools cluster.Pools, schema string, j tableJ
 	if j.schema != "" {
 		schema = j.schema
 	}
-	c := &report.Collector{}
-	_, err := diff.Run(ctx, pools, diff.Options{
+	var sink TableSink = discard{}
+	if o.Sink != nil {
+		s, err := o.Sink(report.TableRef{Schema: schema, Name: j.name})
+		if err != nil {
+			return Data{Status: StatusFailed, Reason: oneLine(err)}
+		}
+		sink = s
+	}
+	d, err := diff.Run(ctx, pools, diff.Options{
 		Cluster: o.Cluster, Schema: schema, Table: j.name, BlockSize: o.BlockSize,
 		Concurrency: workers, Where: j.where, Columns: j.columns, MaxDiffRows: o.MaxDiffRows, Tool: o.Tool,
-	}, c)
-	d := c.Diff
+	}, sink)
+	if err != nil {
+		sink.Abort()
+	}
 	switch {
 	case err != nil && fault.IsInput(err):
 		return Data{Status: StatusSkipped, Reason: oneLine(err)}
@@ -116,6 +138,14 @@ func diffTable(ctx context.Context, pools cluster.Pools, schema string, j tableJ
 	}
 	return res
 }
+
+// discard is the sink of a table whose differences no caller wants.
+type discard struct{}
+
+func (discard) Begin(*report.Diff) error  { return nil }
+func (discard) Entry(*report.Entry) error { return nil }
+func (discard) End(*report.Diff) error    { return nil }
+func (discard) Abort()                    {}
 
 // oneLine is err's message on one line.
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

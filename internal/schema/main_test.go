@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
 	"github.com/pgparity/pgparity/internal/sandbox/sandboxtest"
 )
@@ -95,4 +97,50 @@ func waitFor(t *testing.T, db *sandbox.DB, node, what, sql string) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// sinkLog is a DataOptions.Sink for tests: it keeps every table's diff in memory by table.
+type sinkLog struct {
+	mu     sync.Mutex
+	sinks  map[report.TableRef]*testSink
+	failOn string // table whose Sink call fails
+}
+
+// testSink collects one table's diff and records an Abort.
+type testSink struct {
+	report.Collector
+	aborted bool
+	ended   bool
+}
+
+func (s *testSink) End(d *report.Diff) error {
+	s.ended = true
+	return s.Collector.End(d)
+}
+
+func (s *testSink) Abort() { s.aborted = true }
+
+func newSinkLog() *sinkLog { return &sinkLog{sinks: map[report.TableRef]*testSink{}} }
+
+func (l *sinkLog) sink(t report.TableRef) (TableSink, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.sinks[t]; ok {
+		return nil, fmt.Errorf("second sink for %s", t)
+	}
+	if t.Name == l.failOn {
+		return nil, fmt.Errorf("cannot write the diff of %s", t)
+	}
+	s := &testSink{}
+	l.sinks[t] = s
+	return s, nil
+}
+
+// diff returns the collected diff of a table (nil when no sink was asked for it).
+func (l *sinkLog) diff(schema, name string) *report.Diff {
+	s := l.sinks[report.TableRef{Schema: schema, Name: name}]
+	if s == nil {
+		return nil
+	}
+	return s.Diff
 }

@@ -23,7 +23,10 @@ func TestPublicationPublisherSubscriber(t *testing.T) {
 	db.Exec(t, `DELETE FROM public.a WHERE id = 17`, "n2")
 	pools := connect(t, db, 4, "n1", "n2")
 
-	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	sinks := newSinkLog()
+	o := dataOptions()
+	o.Sink = sinks.sink
+	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: o})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,8 @@ func TestPublicationPublisherSubscriber(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("tables:\n got %+v\nwant %+v", got, want)
 	}
-	if a := res.Tables[0].Data.Diff; a.Summary.MissingOn["n2"] != 1 || a.Rows[0].Key[0].Value.(interface{ String() string }).String() != "17" {
+	// The rows of public.a went to its sink; the result keeps its summary.
+	if a, rows := res.Tables[0].Data.Diff, sinks.diff("public", "a"); a.Summary.MissingOn["n2"] != 1 || rows.Rows[0].Key[0].Value.(interface{ String() string }).String() != "17" {
 		t.Errorf("public.a: %+v", a.Summary)
 	}
 	if !res.Differs() || len(res.Failed()) > 0 {
@@ -115,7 +119,10 @@ func TestPublicationSubscriptionToSeveralPublications(t *testing.T) {
 	db.Exec(t, `ALTER PUBLICATION p DROP TABLE public.c`, "n1")
 	db.Exec(t, `DELETE FROM public.b`, "n2")
 	pools := connect(t, db, 2, "n1", "n2")
-	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	sinks := newSinkLog()
+	o := dataOptions()
+	o.Sink = sinks.sink
+	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: o})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
 package schema
 
 import (
+	"fmt"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -201,5 +204,76 @@ func TestSkipReasonPartitionOfQuotedParent(t *testing.T) {
 		if got := skipReason([]string{"n1"}, []*Snapshot{snap(tc.parent)}, "p1", false, false); got != tc.want {
 			t.Errorf("skipReason(%q) = %q, want %q", tc.parent, got, tc.want)
 		}
+	}
+}
+
+// TestRunStreamsEachTable: every compared table's differing keys go to a sink of its own as they
+// are found (the result keeps only the summary); a table whose sink cannot be opened fails alone.
+func TestRunStreamsEachTable(t *testing.T) {
+	db := sandbox.NewDB(t)
+	sixTables(t, db)
+	pools := connect(t, db, 4, "n1", "n2", "n3")
+	sinks := newSinkLog()
+	sinks.failOn = "same"
+	o := dataOptions()
+	o.Sink = sinks.sink
+	res, err := Run(testContext(t), pools, Options{Schema: "app", Data: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	for ref, s := range sinks.sinks {
+		if ref.Schema != "app" || s.aborted || !s.ended {
+			t.Errorf("sink of %s: aborted %v, ended %v", ref, s.aborted, s.ended)
+		}
+		asked = append(asked, ref.Name)
+	}
+	sort.Strings(asked)
+	if want := []string{"data1", "data2", "idx"}; !reflect.DeepEqual(asked, want) {
+		t.Errorf("sinks asked for %q, want %q (same failed, col and gone are not compared)", asked, want)
+	}
+	type key struct {
+		id     string
+		values map[string]string // node -> v, "-" when the node lacks the row
+	}
+	keys := func(d *report.Diff) []key {
+		var out []key
+		for _, r := range d.Rows {
+			k := key{id: fmt.Sprint(r.Key[0].Value), values: map[string]string{}}
+			for n, rec := range r.Values {
+				k.values[n] = "-"
+				if rec != nil {
+					v, _ := rec.Get("v")
+					k.values[n] = fmt.Sprint(v)
+				}
+			}
+			out = append(out, k)
+		}
+		return out
+	}
+	if got, want := keys(sinks.diff("app", "data1")), []key{
+		{"3", map[string]string{"n1": "v3", "n2": "changed", "n3": "v3"}},
+		{"40", map[string]string{"n1": "v40", "n2": "changed", "n3": "v40"}},
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("data1 keys %v, want %v", got, want)
+	}
+	if got, want := keys(sinks.diff("app", "data2")), []key{{"7", map[string]string{"n1": "v7", "n2": "v7", "n3": "-"}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("data2 keys %v, want %v", got, want)
+	}
+	if d := sinks.diff("app", "idx"); len(d.Rows) != 0 || d.Summary.Status != report.StatusMatch {
+		t.Errorf("idx: %d rows, status %s", len(d.Rows), d.Summary.Status)
+	}
+	byName := map[string]Table{}
+	for _, tb := range res.Tables {
+		byName[tb.Name] = tb
+	}
+	if d := byName["data1"].Data; d.Status != StatusDiffer || d.DifferingRows != 2 || len(d.Diff.Rows) != 0 || d.Diff.Summary.DifferingKeys != 2 {
+		t.Errorf("data1 result keeps rows or lacks the summary: %+v", d)
+	}
+	if tb := byName["same"]; tb.Status != StatusFailed || tb.Data.Status != StatusFailed || tb.Data.Reason != "cannot write the diff of app.same" {
+		t.Errorf("same: %+v", tb)
+	}
+	if got := res.Failed(); !reflect.DeepEqual(got, []string{"same"}) {
+		t.Errorf("failed tables %q", got)
 	}
 }
