@@ -150,38 +150,6 @@ func (e *env) cluster(name string) (*cluster.Cluster, error) {
 	return cluster.Load(name, cluster.LoadOptions{ServiceFile: e.serviceFile})
 }
 
-// flagSettings are the flags the comparing commands share with pgparity.yaml; zero = not given.
-type flagSettings struct{ concurrency, maxConnections, blockSize, maxDiffRows int }
-
-// envWith loads the runtime settings with the command's flags applied (flags override the file)
-// and validated. Without an explicit --max-connections, connections grow to the concurrency.
-func (g *globals) envWith(f flagSettings) (*env, error) {
-	e, err := g.env()
-	if err != nil {
-		return nil, err
-	}
-	s := e.settings
-	override(&s.Concurrency, f.concurrency)
-	override(&s.MaxConnections, f.maxConnections)
-	override(&s.BlockSize, f.blockSize)
-	override(&s.MaxDiffRows, f.maxDiffRows)
-	if f.maxConnections == 0 && s.MaxConnections < s.Concurrency {
-		s.MaxConnections = s.Concurrency
-	}
-	if err := s.Validate(); err != nil {
-		return nil, fault.AsInput(err)
-	}
-	e.settings = s
-	return e, nil
-}
-
-// override sets *dst to v when the flag was given (non-zero).
-func override(dst *int, v int) {
-	if v != 0 {
-		*dst = v
-	}
-}
-
 // connect resolves the cluster named (or default_cluster), selects nodeNames (all when empty)
 // and opens one pool per node.
 func (e *env) connect(ctx context.Context, name string, nodeNames []string) (*cluster.Cluster, cluster.Pools, error) {
