@@ -22,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -36,6 +38,7 @@ type bench struct {
 	repeat int
 	extra  []string
 	only   string
+	base   string // baseline binary measured side by side on identical tables ("" = none)
 }
 
 func main() {
@@ -45,6 +48,7 @@ func main() {
 	flag.IntVar(&b.rows, "rows", 1000000, "rows in public.wide")
 	flag.IntVar(&b.repeat, "repeat", 3, "runs per measurement (the median is reported)")
 	diffArgs := flag.String("diff-args", "", "extra table-diff arguments, space separated (e.g. \"--block-size 2000\")")
+	flag.StringVar(&b.base, "baseline-bin", "", "an earlier pgparity binary: identical tables are also diffed with it, interleaved, and the ratio printed")
 	flag.StringVar(&b.only, "only", "", "run only this case: repair (reuses the rows of a kept -dir when they are loaded)")
 	flag.Parse()
 	b.extra = strings.Fields(*diffArgs)
@@ -101,8 +105,17 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rowHash, err := b.rowHash(ctx)
+	if err != nil {
+		return err
+	}
 	textFloor := "SELECT sum(hashtextextended(t::text, 0)) FROM public.wide t"
 	typedFloor := "SELECT sum(hash_record_extended(ROW(" + cols + "), 0)) FROM public.wide t"
+	// The exact-hash floor: one pass computing pgparity's own row hash, summed as table-diff sums
+	// it (mixed, encode.Mix), and the same pass summing the raw row hashes (the linear sum of row
+	// hash version 1) to show what the mixing step costs.
+	exactFloor := "SELECT sum(" + encode.Mix("s.h") + ") FROM (SELECT " + rowHash + " AS h FROM public.wide AS pgparity_t OFFSET 0) AS s"
+	rawFloor := "SELECT sum(s.h) FROM (SELECT " + rowHash + " AS h FROM public.wide AS pgparity_t OFFSET 0) AS s"
 	// Warm the caches once so every measurement reads the same way.
 	if _, err := b.floor(ctx, textFloor); err != nil {
 		return err
@@ -119,8 +132,24 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("%-46s %9s\n", "text floor  sum(hashtextextended(t::text,0))", fmtDur(floor))
-	fmt.Printf("%-46s %9s  (%.2f x text floor)\n\n", "typed floor sum(hash_record_extended(ROW..),0)", fmtDur(typed), ratio(typed, floor))
-	fmt.Printf("%-34s %9s %8s %8s %10s %8s\n", "case", "time", "/floor", "/typed", "peak RSS", "exit")
+	exact, err := b.median(func() (time.Duration, error) { return b.floor(ctx, exactFloor) })
+	if err != nil {
+		return err
+	}
+	raw, err := b.median(func() (time.Duration, error) { return b.floor(ctx, rawFloor) })
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-46s %9s  (%.2f x text floor)\n", "typed floor sum(hash_record_extended(ROW..),0)", fmtDur(typed), ratio(typed, floor))
+	fmt.Printf("%-46s %9s  (%.2f x text floor)\n", "exact-hash floor sum(mix(pgparity row hash))", fmtDur(exact), ratio(exact, floor))
+	fmt.Printf("%-46s %9s  (mixing step: %+.1f%% of the exact-hash floor, target <= 5%%)\n\n",
+		"  same pass, raw sum (row hash version 1)", fmtDur(raw), 100*(ratio(exact, raw)-1))
+	fmt.Printf("%-34s %9s %8s %8s %8s %10s %8s\n", "case", "time", "/floor", "/typed", "/exact", "peak RSS", "exit")
+	if b.base != "" {
+		if err := b.baseline(ctx, floor); err != nil {
+			return err
+		}
+	}
 
 	cases := []struct {
 		name  string
@@ -149,7 +178,7 @@ func (b *bench) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-34s %9s %8.2f %8.2f %7d MB %8d\n", c.name, fmtDur(d), ratio(d, floor), ratio(d, typed), rss/1024, code)
+		fmt.Printf("%-34s %9s %8.2f %8.2f %8.2f %7d MB %8d\n", c.name, fmtDur(d), ratio(d, floor), ratio(d, typed), ratio(d, exact), rss/1024, code)
 	}
 	return b.repairCase(ctx)
 }
@@ -337,6 +366,56 @@ func (b *bench) loaded(ctx context.Context) bool {
 	return true
 }
 
+// rowHash returns pgparity's row hash expression of public.wide (alias pgparity_t), as table-diff
+// builds it from the catalog.
+func (b *bench) rowHash(ctx context.Context) (string, error) {
+	conn, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[0], dbName))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	t, err := catalog.Load(ctx, conn, "public", "wide")
+	if err != nil {
+		return "", err
+	}
+	return encode.RowHash("pgparity_t", t.Columns, false), nil
+}
+
+// baseline diffs identical tables with the baseline binary and this one, interleaved (so that
+// both see the same machine), and prints the median of each and their ratio.
+func (b *bench) baseline(ctx context.Context, floor time.Duration) error {
+	var cur, old []time.Duration
+	bin := b.bin
+	defer func() { b.bin = bin }()
+	for i := 0; i < b.repeat; i++ {
+		for _, which := range []string{bin, b.base} {
+			b.bin = which
+			d, _, code, err := b.tableDiff(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return fmt.Errorf("baseline: %s exited %d on identical tables", which, code)
+			}
+			if which == bin {
+				cur = append(cur, d)
+			} else {
+				old = append(old, d)
+			}
+		}
+	}
+	mc, mo := medianOf(cur), medianOf(old)
+	fmt.Printf("%-34s %9s %8.2f\n", "identical, baseline binary", fmtDur(mo), ratio(mo, floor))
+	fmt.Printf("%-34s %9s %8.2f   (this / baseline = %.3f)\n", "identical, this binary", fmtDur(mc), ratio(mc, floor), ratio(mc, mo))
+	return nil
+}
+
+func medianOf(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
 // columns lists public.wide's columns for the typed floor.
 func (b *bench) columns(ctx context.Context) (string, error) {
 	conn, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[0], dbName))
@@ -418,8 +497,7 @@ func (b *bench) median(f func() (time.Duration, error)) (time.Duration, error) {
 		}
 		ds = append(ds, d)
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[len(ds)/2], nil
+	return medianOf(ds), nil
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }

@@ -297,6 +297,7 @@ func (e *engine) newReport(started time.Time) *report.Diff {
 			BlockSize: e.opts.BlockSize, Concurrency: e.workers, Where: e.opts.Where,
 			Columns: e.opts.Columns, ExcludeColumns: e.opts.ExcludeColumns,
 			MaxDiffRows: e.opts.MaxDiffRows, Strict: e.opts.Strict, RowHash: encode.RowHashRule,
+			RowHashVersion: encode.RowHashVersion, Checksum: encode.ChecksumRule,
 		},
 	}
 	if d.Key == nil {

@@ -97,8 +97,9 @@ func toArgs(k Key) []any {
 	return out
 }
 
-// rangeHash counts and sums the row hashes of one range, per sub-range: rows of (sub-range,
-// count, sum). The sum is exact (numeric), order independent, and cannot cancel like XOR.
+// rangeHash counts and sums the mixed row hashes of one range, per sub-range: rows of
+// (sub-range, count, sum). The sum is exact (numeric), order independent, cannot cancel like XOR,
+// and sums encode.Mix of each row hash: a plain sum would miss values exchanged between rows.
 func (q *queries) rangeHash(r Range) (string, []any) {
 	w, args := q.rangeFilter(r)
 	bucket := "0"
@@ -107,7 +108,7 @@ func (q *queries) rangeHash(r Range) (string, []any) {
 	}
 	// OFFSET 0 keeps the subquery: the hash is computed below the aggregation, so grouping sorts
 	// (sub-range, hash) pairs instead of whole rows.
-	return "SELECT s.b, count(*), coalesce(sum(s.h), 0)::text FROM (SELECT " + bucket + " AS b, " + q.hash +
+	return "SELECT s.b, count(*), coalesce(sum(" + encode.Mix("s.h") + "), 0)::text FROM (SELECT " + bucket + " AS b, " + q.hash +
 		" AS h FROM " + q.from + w + " OFFSET 0) AS s GROUP BY s.b", args
 }
 
@@ -183,13 +184,16 @@ func (q *queries) everyNthKey() string {
 		", row_number() OVER (ORDER BY " + q.orderBy + ") AS rn FROM " + q.from + w + ") AS s WHERE s.rn % $1 = 0 ORDER BY s.rn"
 }
 
-// tableHash is the whole-table count and hash sum (multiset mode, first pass).
+// tableHash is the whole-table count and sum of mixed row hashes (multiset mode, first pass).
+// OFFSET 0 keeps the subquery, so the row hash is computed once per row although Mix reads it
+// twice.
 func (q *queries) tableHash() string {
 	w := ""
 	if q.where != "" {
 		w = " WHERE (" + q.where + ")"
 	}
-	return "SELECT count(*), coalesce(sum(" + q.hash + "), 0)::text FROM " + q.from + w
+	return "SELECT count(*), coalesce(sum(" + encode.Mix("s.h") + "), 0)::text FROM (SELECT " + q.hash +
+		" AS h FROM " + q.from + w + " OFFSET 0) AS s"
 }
 
 // hashCounts streams (row hash, copies) in hash order (multiset mode, drill-down).

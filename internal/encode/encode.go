@@ -66,6 +66,30 @@ var collatable = map[uint32]bool{oidText: true, oidVarchar: true, oidBpchar: tru
 // Seed is the seed of every row hash.
 const Seed = 0
 
+// RowHashVersion numbers the rule of row hashes and of the checksums built from them; it is
+// recorded in diff files (and will be in persistent trees, which must not be compared across
+// versions). Version 1 summed raw row hashes into range checksums; version 2 sums Mix of each row
+// hash (see ChecksumRule). The per-row hash (RowHashRule) is the same in both, so a row hash
+// recorded under version 1 is still valid for a repair's stale guard.
+const RowHashVersion = 2
+
+// ChecksumRule documents how row hashes combine into range and table checksums; it is recorded in
+// every diff file next to RowHashRule.
+const ChecksumRule = "count(*) and the exact numeric sum of hashint8extended(h, h) over the row hashes h"
+
+// Mix returns the SQL expression (bigint) that a row hash contributes to a checksum sum. h must be
+// a column reference or a parameter, never the row hash expression itself: it is evaluated twice.
+//
+// hash_record_extended combines column hashes linearly (result*31 + column hash, modulo 2^64), so
+// the plain sum of row hashes over a range is a fixed linear combination of per-column sums of
+// value hashes: values of one column permuted among rows, or keys exchanged between rows, leave it
+// unchanged. hashint8extended(h, h) is not linear in h: its seed takes all 64 bits of h through
+// lookup3's mix() before the folded 32-bit value is added and final() runs, and its result keeps
+// 64 bits. A row's contribution thus depends on all of its columns together.
+func Mix(h string) string {
+	return "pg_catalog.hashint8extended(" + h + ", " + h + ")"
+}
+
 // RowHashRule documents the row hash's equality rule; it is recorded in every diff file.
 const RowHashRule = "hash_record_extended(ROW(columns in name order), 0): smallint, integer, oid, " +
 	"bool, bytea, text types (byte-wise, COLLATE \"C\"), date, uuid, inet/cidr, macaddr by their own " +

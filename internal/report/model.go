@@ -75,6 +75,10 @@ type Options struct {
 	Strict         bool     `json:"strict"`
 	Recheck        string   `json:"recheck,omitempty"`
 	RowHash        string   `json:"row_hash"`
+	// RowHashVersion is encode.RowHashVersion of the build that wrote the file (0 in files of
+	// builds before version 2, which summed unmixed row hashes).
+	RowHashVersion int    `json:"row_hash_version,omitempty"`
+	Checksum       string `json:"checksum,omitempty"`
 }
 
 // Summary is the outcome in numbers.
