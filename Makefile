@@ -46,9 +46,10 @@ lint:
 test: deps lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-# Performance figures: 3-node sandbox, 1,000,000-row wide table, ratios to the hashing floor.
+# Performance figures: 3-node sandbox, 1,000,000-row wide table, floors, cases and ratios from one
+# run (see cmd/pgparity-bench); e.g. BENCH_ARGS="-only truncate,rss -dir /tmp/bench" reruns cases.
 bench: deps build
-	$(GO) run ./cmd/pgparity-bench -bin $(BIN) -rows 1000000
+	$(GO) run ./cmd/pgparity-bench -bin $(BIN) -rows 1000000 $(BENCH_ARGS)
 
 clean:
 	rm -f $(BIN)

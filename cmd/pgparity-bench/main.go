@@ -1,66 +1,163 @@
-// Command pgparity-bench measures table-diff against the hashing floor on a local 3-node sandbox
-// and prints ratios measured in one run (see README, "Performance").
+// Command pgparity-bench measures pgparity against floors on a local 3-node sandbox and prints,
+// from one run, every floor, every case and the ratios between them (see README, "Performance").
+// `make bench` runs it with -bin ./pgparity -rows 1000000 (add BENCH_ARGS="-only truncate" etc.).
+//
+// Floors (the median of -repeat runs each, after one warm-up pass):
+//   - text, typed and exact-hash: one pass over public.wide on n1, n2 and n3 at once summing a
+//     hash of every row (PostgreSQL's text hash, its typed hash, and pgparity's own row hash mixed
+//     and summed as table-diff sums it; the raw sum beside it prices the mixing step);
+//   - copy-out: COPY (SELECT * FROM public.wide ORDER BY id) TO STDOUT on n1 and n2 at once, the
+//     data discarded: the least a diff of an empty n3 must read;
+//   - copy-in: COPY of all of n1's rows (COPY text captured once) into an empty
+//     public.wide_copy (LIKE public.wide INCLUDING ALL) on n3, dropped afterwards: the least a
+//     repair of an empty n3 must write.
+//
+// Cases, in this order (each starts from identical tables: afterwards the nodes it changed are
+// restored from n1's captured rows by TRUNCATE and COPY FREEZE in one transaction):
+//
+//	identical  table-diff of identical tables (median of -repeat; with -baseline-bin, A/B
+//	           interleaved with the baseline binary)
+//	scattered  table-diff with 110 rows changed on n2 and 110 on n3 (median of -repeat)
+//	truncate   n3 truncated: table-diff --max-diff-rows 0 (target <= 5 x copy-out, <= 200 MB),
+//	           table-repair --source-of-truth n1 of that diff (<= 3 x copy-in, <= 200 MB), then a
+//	           table-diff that must find every node identical (exit 0)
+//	stale      rows/10 rows stale on n2 (id % 10 = 0): table-diff --nodes n1,n2 and table-repair
+//	           (<= 200 MB each); the repair's apply phase against COPY of those rows (<= 3 x)
+//	rss        peak RSS of table-diff --max-diff-rows 0 with rows/100, rows/10 and all keys missing
+//	           on n3 (<= 200 MB each)
+//	schema     schema-diff of schema bench20: 20 tables of min(rows, 60000) rows shaped like
+//	           public.wide, 5/6 of each table's rows changed on n2 (<= 200 MB)
+//
+// The repairs of truncate and stale also print their apply phase (the per-node transaction the
+// repair report records) against the same COPY (<= 3 x). Timed writes (the copy-in floor, the
+// COPY of the stale rows, every repair) start after a CHECKPOINT. Heavy cases (truncate, stale,
+// rss, schema) report the median of -heavy-repeat runs, with the highest peak RSS of any run.
+// Every target prints PASS or FAIL next to its number; a missed target does not stop the run,
+// and the last line lists them. The bench exits non-zero only when it cannot measure.
+//
+// Flags:
+//
+//	-bin FILE           pgparity binary to measure (default ./pgparity)
+//	-rows N             rows in public.wide (default 1000000)
+//	-dir DIR            sandbox directory, kept afterwards (default: a temporary directory,
+//	                    destroyed); with -only, nodes of a kept DIR that already hold N rows are
+//	                    reused (any node differing from n1 is restored first); a full run reloads
+//	-repeat N           runs per floor and per identical/scattered measurement (default 3)
+//	-heavy-repeat N     runs per heavy-case measurement (default 1)
+//	-only CASES         comma-separated cases to run (identical, scattered, truncate, stale, rss,
+//	                    schema; "repair" is stale, "floors" prints the floors only); only the
+//	                    floors those cases are compared with are measured
+//	-diff-args ARGS     extra arguments for every table-diff run, space separated
+//	-baseline-bin FILE  an earlier pgparity binary diffed on identical tables, interleaved
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/pgparity/pgparity/internal/catalog"
-	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
 const dbName = "bench"
 
+// Targets the cases are judged against.
+const (
+	rssTargetMB   = 200 // peak RSS of one pgparity process
+	copyOutTarget = 5.0 // table-diff of an empty n3 / copy-out floor
+	copyInTarget  = 3.0 // table-repair of an empty n3 / copy-in floor
+	applyTarget   = 3.0 // repair apply phase / COPY of the same rows
+	mixTargetPct  = 5.0 // mixing step / exact-hash floor
+)
+
+// caseOrder lists the cases in the order a full run measures them.
+var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema"}
+
 type bench struct {
-	sb     *sandbox.Sandbox
-	bin    string
-	dir    string
-	svc    string
-	rows   int
-	repeat int
-	extra  []string
-	only   string
-	base   string // baseline binary measured side by side on identical tables ("" = none)
+	sb          *sandbox.Sandbox
+	bin         string
+	dir         string
+	svc         string
+	rows        int
+	repeat      int
+	heavyRepeat int
+	extra       []string
+	only        []string // cases to run, in caseOrder; nil with floorsOnly
+	floorsOnly  bool
+	base        string // baseline binary measured side by side on identical tables ("" = none)
+
+	copyFile string                   // n1's rows of public.wide as COPY text, key order
+	columns  []string                 // public.wide's columns but the generated one
+	copyCols string                   // columns quoted, comma separated: the columns of copyFile
+	floors   map[string]time.Duration // measured floors by name (see floorOrder)
+	passed   int
+	failed   []string // every missed target, for the closing line
 }
 
 func main() {
 	b := &bench{}
 	flag.StringVar(&b.bin, "bin", "./pgparity", "pgparity binary to measure")
-	flag.StringVar(&b.dir, "dir", "", "sandbox directory (default: a temporary directory, destroyed at the end)")
+	flag.StringVar(&b.dir, "dir", "", "sandbox directory, kept (default: a temporary directory, destroyed at the end)")
 	flag.IntVar(&b.rows, "rows", 1000000, "rows in public.wide")
-	flag.IntVar(&b.repeat, "repeat", 3, "runs per measurement (the median is reported)")
-	diffArgs := flag.String("diff-args", "", "extra table-diff arguments, space separated (e.g. \"--block-size 2000\")")
+	flag.IntVar(&b.repeat, "repeat", 3, "runs per floor and per identical/scattered measurement (the median is reported)")
+	flag.IntVar(&b.heavyRepeat, "heavy-repeat", 1, "runs per measurement of the heavy cases truncate, stale, rss, schema (the median is reported)")
+	diffArgs := flag.String("diff-args", "", "extra arguments of every table-diff run, space separated (e.g. \"--block-size 2000\")")
 	flag.StringVar(&b.base, "baseline-bin", "", "an earlier pgparity binary: identical tables are also diffed with it, interleaved, and the ratio printed")
-	flag.StringVar(&b.only, "only", "", "run only this case: repair (reuses the rows of a kept -dir when they are loaded)")
+	only := flag.String("only", "", "comma-separated cases to run: "+strings.Join(caseOrder, ", ")+` ("repair" = stale; "floors" = floors only)`)
 	flag.Parse()
 	b.extra = strings.Fields(*diffArgs)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := b.run(ctx); err != nil {
+	err := b.parseOnly(*only)
+	if err == nil {
+		err = b.run(ctx)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgparity-bench:", err)
 		os.Exit(1)
 	}
 }
 
+// parseOnly turns -only into the cases to run, in the order a full run measures them.
+func (b *bench) parseOnly(only string) error {
+	if b.repeat < 1 || b.heavyRepeat < 1 || b.rows < 1000 {
+		return fmt.Errorf("-repeat and -heavy-repeat must be at least 1 and -rows at least 1000")
+	}
+	if only == "" {
+		b.only = caseOrder
+		return nil
+	}
+	want := map[string]bool{}
+	for _, name := range strings.Split(only, ",") {
+		switch name = strings.TrimSpace(name); {
+		case name == "repair":
+			want["stale"] = true
+		case name == "floors":
+			b.floorsOnly = true
+		case slices.Contains(caseOrder, name):
+			want[name] = true
+		default:
+			return fmt.Errorf("-only %q: cases are %s, repair (= stale) and floors", name, strings.Join(caseOrder, ", "))
+		}
+	}
+	for _, name := range caseOrder {
+		if want[name] {
+			b.only = append(b.only, name)
+		}
+	}
+	return nil
+}
+
 func (b *bench) run(ctx context.Context) error {
+	began := time.Now()
 	if _, err := os.Stat("/usr/bin/time"); err != nil {
 		return fmt.Errorf("/usr/bin/time is needed to measure peak RSS (Debian: apt-get install -y time)")
 	}
@@ -84,433 +181,88 @@ func (b *bench) run(ctx context.Context) error {
 			_ = b.sb.Destroy(context.WithoutCancel(ctx))
 		}
 	}()
-	switch b.only {
-	case "", "repair":
-	default:
-		return fmt.Errorf("-only %q: the only case that runs alone is repair", b.only)
-	}
-	if b.only == "" || !b.loaded(ctx) {
-		if err := b.load(ctx); err != nil {
-			return err
-		}
-	}
 	b.svc = filepath.Join(b.dir, "bench_service.conf")
 	if err := b.sb.WriteServiceFile(b.svc, "bench", dbName); err != nil {
 		return err
 	}
-	if b.only == "repair" {
-		return b.repairCase(ctx)
-	}
-	cols, err := b.columns(ctx)
-	if err != nil {
+	if err := b.prepare(ctx); err != nil {
 		return err
 	}
-	rowHash, err := b.rowHash(ctx)
-	if err != nil {
+	if err := b.header(ctx); err != nil {
 		return err
 	}
-	textFloor := "SELECT sum(hashtextextended(t::text, 0)) FROM public.wide t"
-	typedFloor := "SELECT sum(hash_record_extended(ROW(" + cols + "), 0)) FROM public.wide t"
-	// The exact-hash floor: one pass computing pgparity's own row hash, summed as table-diff sums
-	// it (mixed, encode.Mix), and the same pass summing the raw row hashes (the linear sum of row
-	// hash version 1) to show what the mixing step costs.
-	exactFloor := "SELECT sum(" + encode.Mix("s.h") + ") FROM (SELECT " + rowHash + " AS h FROM public.wide AS pgparity_t OFFSET 0) AS s"
-	rawFloor := "SELECT sum(s.h) FROM (SELECT " + rowHash + " AS h FROM public.wide AS pgparity_t OFFSET 0) AS s"
-	// Warm the caches once so every measurement reads the same way.
-	if _, err := b.floor(ctx, textFloor); err != nil {
+	if err := b.measureFloors(ctx, b.neededFloors()); err != nil {
 		return err
 	}
-	fmt.Printf("pgparity-bench: 3 nodes, public.wide with %d rows, median of %d runs each, table-diff %s\n\n",
-		b.rows, b.repeat, strings.Join(b.extra, " "))
-
-	floor, err := b.median(func() (time.Duration, error) { return b.floor(ctx, textFloor) })
-	if err != nil {
-		return err
-	}
-	typed, err := b.median(func() (time.Duration, error) { return b.floor(ctx, typedFloor) })
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%-46s %9s\n", "text floor  sum(hashtextextended(t::text,0))", fmtDur(floor))
-	exact, err := b.median(func() (time.Duration, error) { return b.floor(ctx, exactFloor) })
-	if err != nil {
-		return err
-	}
-	raw, err := b.median(func() (time.Duration, error) { return b.floor(ctx, rawFloor) })
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%-46s %9s  (%.2f x text floor)\n", "typed floor sum(hash_record_extended(ROW..),0)", fmtDur(typed), ratio(typed, floor))
-	fmt.Printf("%-46s %9s  (%.2f x text floor)\n", "exact-hash floor sum(mix(pgparity row hash))", fmtDur(exact), ratio(exact, floor))
-	fmt.Printf("%-46s %9s  (mixing step: %+.1f%% of the exact-hash floor, target <= 5%%)\n\n",
-		"  same pass, raw sum (row hash version 1)", fmtDur(raw), 100*(ratio(exact, raw)-1))
-	fmt.Printf("%-34s %9s %8s %8s %8s %10s %8s\n", "case", "time", "/floor", "/typed", "/exact", "peak RSS", "exit")
-	if b.base != "" {
-		if err := b.baseline(ctx, floor); err != nil {
-			return err
+	for _, name := range b.only {
+		if err := b.runCase(ctx, name); err != nil {
+			return fmt.Errorf("case %s: %w", name, err)
 		}
 	}
-
-	cases := []struct {
-		name  string
-		setup func() error
-		args  []string
-	}{
-		{"identical tables", nil, nil},
-		{"220 scattered differing rows", func() error { return b.scatter(ctx) }, nil},
-		{"n3 truncated, --max-diff-rows 10000", func() error { return b.exec(ctx, "n3", "TRUNCATE public.wide") },
-			[]string{"--max-diff-rows", "10000"}},
+	status := "all met"
+	if len(b.failed) > 0 {
+		status = "missed: " + strings.Join(b.failed, "; ")
 	}
-	for _, c := range cases {
-		if c.setup != nil {
-			if err := c.setup(); err != nil {
-				return err
-			}
-		}
-		var rss int64
-		var code int
-		d, err := b.median(func() (time.Duration, error) {
-			var took time.Duration
-			var err error
-			took, rss, code, err = b.tableDiff(ctx, c.args)
-			return took, err
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%-34s %9s %8.2f %8.2f %8.2f %7d MB %8d\n", c.name, fmtDur(d), ratio(d, floor), ratio(d, typed), ratio(d, exact), rss/1024, code)
-	}
-	return b.repairCase(ctx)
-}
-
-// repairCase makes 10% of n2's rows stale, diffs n1 and n2, and compares table-repair from n1
-// with the time to COPY the same rows into an empty copy of the table on n2, twice: the whole
-// command (read the diff file, plan, apply, verification) and the apply phase alone (the per-node
-// duration the repair report records: the node's transaction from connect to commit, undo file
-// included).
-func (b *bench) repairCase(ctx context.Context) error {
-	stale := "public.wide.id % 10 = 0"
-	if err := b.exec(ctx, "n2", "UPDATE public.wide SET note = coalesce(note, '') || ' stale' WHERE "+stale); err != nil {
-		return err
-	}
-	diffFile := filepath.Join(b.dir, "bench_repair_diff.json")
-	if _, _, code, err := b.pgparity(ctx, "table-diff", "bench", "public.wide", "--nodes", "n1,n2", "--quiet", "--out", diffFile); err != nil || code != 1 {
-		return fmt.Errorf("repair case: table-diff exited %d: %v", code, err)
-	}
-	// The baseline: the rows the repair writes, as COPY text, loaded into an empty copy on n2.
-	var rows bytes.Buffer
-	src, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[0], dbName))
-	if err != nil {
-		return err
-	}
-	defer src.Close(ctx)
-	if _, err := src.PgConn().CopyTo(ctx, &rows, "COPY (SELECT * FROM public.wide WHERE "+stale+") TO STDOUT"); err != nil {
-		return err
-	}
-	dst, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[1], dbName))
-	if err != nil {
-		return err
-	}
-	defer dst.Close(ctx)
-	copyTime, err := b.median(func() (time.Duration, error) {
-		if _, err := dst.Exec(ctx, "DROP TABLE IF EXISTS public.wide_copy; CREATE TABLE public.wide_copy (LIKE public.wide)"); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		_, err := dst.PgConn().CopyFrom(ctx, bytes.NewReader(rows.Bytes()), "COPY public.wide_copy FROM STDIN")
-		return time.Since(start), err
-	})
-	if err != nil {
-		return err
-	}
-	var took, apply time.Duration
-	var rss int64
-	code := 0
-	reportFile := filepath.Join(b.dir, "bench_repair.json")
-	for i := 0; i < b.repeat; i++ { // after the first run the rows are repaired: re-stale them each time
-		if i > 0 {
-			if err := b.exec(ctx, "n2", "UPDATE public.wide SET note = coalesce(note, '') || ' stale' WHERE "+stale); err != nil {
-				return err
-			}
-			if _, _, _, err := b.pgparity(ctx, "table-diff", "bench", "public.wide", "--nodes", "n1,n2", "--quiet", "--out", diffFile); err != nil {
-				return err
-			}
-		}
-		undo := filepath.Join(b.dir, fmt.Sprintf("bench_undo_%d.jsonl", i))
-		_ = os.Remove(reportFile)
-		d, r, c, err := b.pgparity(ctx, "table-repair", "bench", "--diff-file", diffFile, "--source-of-truth", "n1", "--quiet",
-			"--report", reportFile, "--undo-file", undo)
-		if err != nil {
-			return err
-		}
-		a, err := applySeconds(reportFile)
-		if err != nil {
-			return err
-		}
-		if i == 0 || d < took {
-			took, rss, code = d, r, c
-		}
-		if i == 0 || a < apply {
-			apply = a
-		}
-		_ = os.Remove(undo)
-	}
-	fmt.Printf("\nrepair: %d stale rows on n2 (10%%), table-repair --source-of-truth n1 (fastest of %d)\n", b.rows/10, b.repeat)
-	fmt.Printf("%-44s %9s\n", "COPY the rows into an empty copy", fmtDur(copyTime))
-	fmt.Printf("%-44s %9s %8.2f x COPY  %7d MB  exit %d\n", "table-repair, whole command", fmtDur(took), ratio(took, copyTime), rss/1024, code)
-	fmt.Printf("%-44s %9s %8.2f x COPY  (target <= 3)\n", "table-repair, apply phase (report, per node)", fmtDur(apply), ratio(apply, copyTime))
+	fmt.Printf("\ntargets: %d PASS, %d FAIL (%s)\n", b.passed, len(b.failed), status)
+	fmt.Printf("bench took %s\n", time.Since(began).Round(time.Second))
 	return nil
 }
 
-// applySeconds reads a repair report and returns the longest per-node duration of the nodes
-// that had changes to make.
-func applySeconds(path string) (time.Duration, error) {
-	raw, err := os.ReadFile(path)
+func (b *bench) runCase(ctx context.Context, name string) error {
+	switch name {
+	case "identical":
+		return b.identicalCase(ctx)
+	case "scattered":
+		return b.scatteredCase(ctx)
+	case "truncate":
+		return b.truncateCase(ctx)
+	case "stale":
+		return b.staleCase(ctx)
+	case "rss":
+		return b.rssCase(ctx)
+	case "schema":
+		return b.schemaCase(ctx)
+	}
+	return fmt.Errorf("no case %s", name)
+}
+
+// neededFloors returns the floors the selected cases are compared with (all with -only floors).
+func (b *bench) neededFloors() map[string]bool {
+	need := map[string]bool{}
+	if b.floorsOnly {
+		for _, f := range floorOrder {
+			need[f] = true
+		}
+	}
+	for _, name := range b.only {
+		switch name {
+		case "identical", "scattered":
+			need["text"], need["typed"], need["exact"], need["raw"] = true, true, true, true
+		case "truncate":
+			need["copy-out"], need["copy-in"] = true, true
+		}
+	}
+	return need
+}
+
+// header prints what a rerun needs to reproduce the figures: the command line, the binary's
+// version, the server version and the machine.
+func (b *bench) header(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, b.bin, "version").Output()
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("%s version: %w", b.bin, err)
 	}
-	var r struct {
-		Status string `json:"status"`
-		Nodes  []struct {
-			Planned  int     `json:"planned"`
-			Duration float64 `json:"duration_seconds"`
-		} `json:"nodes"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return 0, fmt.Errorf("repair report %s: %w", path, err)
-	}
-	if r.Status != "repaired" {
-		return 0, fmt.Errorf("repair report %s: status %s, want repaired", path, r.Status)
-	}
-	longest := 0.0
-	for _, n := range r.Nodes {
-		if n.Planned > 0 && n.Duration > longest {
-			longest = n.Duration
-		}
-	}
-	return time.Duration(longest * float64(time.Second)), nil
-}
-
-// pgparity runs the pgparity binary with args under /usr/bin/time -v and returns wall time, peak
-// RSS (KB) and exit code; exit codes above 1 are errors.
-func (b *bench) pgparity(ctx context.Context, args ...string) (time.Duration, int64, int, error) {
-	full := append([]string{"-v", b.bin, "--service-file", b.svc}, args...)
-	cmd := exec.CommandContext(ctx, "/usr/bin/time", full...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		return 0, 0, 0, err
-	}
-	if code > 1 {
-		return 0, 0, code, fmt.Errorf("%s exited %d: %s", args[0], code, lastLine(stderr.String()))
-	}
-	var rss int64
-	if m := rssLine.FindStringSubmatch(stderr.String()); m != nil {
-		rss, _ = strconv.ParseInt(m[1], 10, 64)
-	}
-	return took, rss, code, nil
-}
-
-// load creates the database and the sample tables on every node at once.
-func (b *bench) load(ctx context.Context) error {
-	fmt.Fprintf(os.Stderr, "loading %d rows on 3 nodes...\n", b.rows)
-	g, gctx := errgroup.WithContext(ctx)
-	for _, n := range b.sb.Nodes {
-		g.Go(func() error {
-			conn, err := pgx.Connect(gctx, b.sb.ConnString(n, "postgres"))
-			if err != nil {
-				return err
-			}
-			_, _ = conn.Exec(gctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
-			_, err = conn.Exec(gctx, "CREATE DATABASE "+dbName)
-			conn.Close(gctx)
-			if err != nil {
-				return err
-			}
-			if err := sandbox.LoadSample(gctx, b.sb.ConnString(n, dbName), b.rows); err != nil {
-				return err
-			}
-			conn, err = pgx.Connect(gctx, b.sb.ConnString(n, dbName))
-			if err != nil {
-				return err
-			}
-			defer conn.Close(gctx)
-			_, err = conn.Exec(gctx, "VACUUM (ANALYZE) public.wide")
-			return err
-		})
-	}
-	return g.Wait()
-}
-
-// loaded reports whether every node already holds public.wide with the requested number of rows
-// (a kept -dir from an earlier run), so that -only can skip the load.
-func (b *bench) loaded(ctx context.Context) bool {
-	for _, n := range b.sb.Nodes {
-		conn, err := pgx.Connect(ctx, b.sb.ConnString(n, dbName))
-		if err != nil {
-			return false
-		}
-		var count int64
-		err = conn.QueryRow(ctx, "SELECT count(*) FROM public.wide").Scan(&count)
-		conn.Close(ctx)
-		if err != nil || count != int64(b.rows) {
-			return false
-		}
-	}
-	return true
-}
-
-// rowHash returns pgparity's row hash expression of public.wide (alias pgparity_t), as table-diff
-// builds it from the catalog.
-func (b *bench) rowHash(ctx context.Context) (string, error) {
-	conn, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[0], dbName))
+	server, err := b.serverVersion(ctx)
 	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	t, err := catalog.Load(ctx, conn, "public", "wide")
-	if err != nil {
-		return "", err
-	}
-	return encode.RowHash("pgparity_t", t.Columns, false), nil
-}
-
-// baseline diffs identical tables with the baseline binary and this one, interleaved (so that
-// both see the same machine), and prints the median of each and their ratio.
-func (b *bench) baseline(ctx context.Context, floor time.Duration) error {
-	var cur, old []time.Duration
-	bin := b.bin
-	defer func() { b.bin = bin }()
-	for i := 0; i < b.repeat; i++ {
-		for _, which := range []string{bin, b.base} {
-			b.bin = which
-			d, _, code, err := b.tableDiff(ctx, nil)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return fmt.Errorf("baseline: %s exited %d on identical tables", which, code)
-			}
-			if which == bin {
-				cur = append(cur, d)
-			} else {
-				old = append(old, d)
-			}
-		}
-	}
-	mc, mo := medianOf(cur), medianOf(old)
-	fmt.Printf("%-34s %9s %8.2f\n", "identical, baseline binary", fmtDur(mo), ratio(mo, floor))
-	fmt.Printf("%-34s %9s %8.2f   (this / baseline = %.3f)\n", "identical, this binary", fmtDur(mc), ratio(mc, floor), ratio(mc, mo))
-	return nil
-}
-
-func medianOf(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-// columns lists public.wide's columns for the typed floor.
-func (b *bench) columns(ctx context.Context) (string, error) {
-	conn, err := pgx.Connect(ctx, b.sb.ConnString(b.sb.Nodes[0], dbName))
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	var cols string
-	err = conn.QueryRow(ctx, `SELECT string_agg('t.' || quote_ident(attname), ', ' ORDER BY attnum)
-		FROM pg_attribute WHERE attrelid = 'public.wide'::regclass AND attnum > 0 AND NOT attisdropped`).Scan(&cols)
-	return cols, err
-}
-
-// floor runs sql on every node at once and returns the wall time.
-func (b *bench) floor(ctx context.Context, sql string) (time.Duration, error) {
-	conns := make([]*pgx.Conn, len(b.sb.Nodes))
-	for i, n := range b.sb.Nodes {
-		c, err := pgx.Connect(ctx, b.sb.ConnString(n, dbName))
-		if err != nil {
-			return 0, err
-		}
-		defer c.Close(ctx)
-		conns[i] = c
-	}
-	start := time.Now()
-	g, gctx := errgroup.WithContext(ctx)
-	for _, c := range conns {
-		g.Go(func() error {
-			var s *string
-			return c.QueryRow(gctx, sql).Scan(&s)
-		})
-	}
-	err := g.Wait()
-	return time.Since(start), err
-}
-
-var rssLine = regexp.MustCompile(`Maximum resident set size \(kbytes\): (\d+)`)
-
-// tableDiff runs table-diff of public.wide with the bench's extra arguments (see pgparity).
-func (b *bench) tableDiff(ctx context.Context, extra []string) (time.Duration, int64, int, error) {
-	args := []string{"table-diff", "bench", "public.wide", "--quiet", "--out", filepath.Join(b.dir, "bench_diff.json")}
-	return b.pgparity(ctx, append(append(args, b.extra...), extra...)...)
-}
-
-// scatter changes 110 rows on n2 and 110 on n3, spread over the whole key range.
-func (b *bench) scatter(ctx context.Context) error {
-	for node, off := range map[string]int{"n2": 1, "n3": 2} {
-		sql := fmt.Sprintf("UPDATE public.wide SET note = coalesce(note, '') || ' drift' WHERE id IN "+
-			"(SELECT (g * %d + %d) %% %d + 1 FROM generate_series(1, 110) g)", b.rows/110, off*7, b.rows)
-		if err := b.exec(ctx, node, sql); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *bench) exec(ctx context.Context, node, sql string) error {
-	for _, n := range b.sb.Nodes {
-		if n.Name != node {
-			continue
-		}
-		c, err := pgx.Connect(ctx, b.sb.ConnString(n, dbName))
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		_, err = c.Exec(ctx, sql)
 		return err
 	}
-	return fmt.Errorf("no node %s", node)
-}
-
-func (b *bench) median(f func() (time.Duration, error)) (time.Duration, error) {
-	var ds []time.Duration
-	for i := 0; i < b.repeat; i++ {
-		d, err := f()
-		if err != nil {
-			return 0, err
-		}
-		ds = append(ds, d)
+	fmt.Printf("pgparity-bench %s\n", strings.Join(os.Args[1:], " "))
+	fmt.Printf("binary %s (%s), PostgreSQL %s, %d CPUs, %s\n", b.bin, strings.TrimSpace(string(out)), server, runtime.NumCPU(), runtime.Version())
+	extra := "none"
+	if len(b.extra) > 0 {
+		extra = strings.Join(b.extra, " ")
 	}
-	return medianOf(ds), nil
-}
-
-func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
-
-func fmtDur(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
-
-func lastLine(s string) string {
-	var last string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if t := strings.TrimSpace(sc.Text()); t != "" && !strings.HasPrefix(t, "Command") {
-			last = t
-		}
-	}
-	return last
+	fmt.Printf("3 nodes, public.wide with %d rows; floors, identical and scattered: median of %d; heavy cases: median of %d; extra table-diff args: %s\n",
+		b.rows, b.repeat, b.heavyRepeat, extra)
+	return nil
 }
