@@ -1,7 +1,8 @@
 -- Sequences of the schema with their current state and the column that owns them (OWNED BY, a
 -- serial column, or an identity column), if any. last_value is NULL until nextval or setval was
 -- called on this node. The last column says whether the owning column holds numbers (OWNED BY
--- accepts a column of any type; only a number has a largest key to check).
+-- accepts a column of any type; only a number has a largest key to check). Reading a sequence's
+-- state waits for a lock on it: sequences in $2 are left out (see locks.sql).
 SELECT s.sequencename::text,
        s.increment_by,
        s.start_value,
@@ -23,5 +24,5 @@ LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalo
 LEFT JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
 LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-WHERE s.schemaname = $1
+WHERE s.schemaname = $1 AND c.oid <> ALL ($2::pg_catalog.oid[])
 ORDER BY s.sequencename COLLATE "C"
