@@ -206,3 +206,27 @@ func TestPublicationSkipTables(t *testing.T) {
 		t.Errorf("unknown table: %v", err)
 	}
 }
+
+// A member table another session holds locked on one node fails alone, naming the node.
+func TestPublicationLockedTableFailsAlone(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY);
+		CREATE PUBLICATION p FOR TABLE public.a, public.b (id) WHERE (id > 0)`)
+	holdLock(t, db, "n2", "public.a")
+	pools := connectLockTimeout(t, db, 4, "300ms", "n1", "n2")
+	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for _, tb := range res.Tables {
+		tables = append(tables, tb.Name+" "+tb.Status+" "+tb.Data.Reason)
+	}
+	want := []string{
+		`public.a failed node n2: "public"."a" is locked by another session (no lock within lock_timeout)`,
+		"public.b identical ",
+	}
+	if !reflect.DeepEqual(tables, want) || !reflect.DeepEqual(res.Failed(), []string{"public.a"}) {
+		t.Errorf("tables:\n got %q\nwant %q", tables, want)
+	}
+}
