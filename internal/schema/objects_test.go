@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -116,6 +118,21 @@ func TestRunPublicationForTablesInSchema(t *testing.T) {
 	}
 	if got := describe(res); !reflect.DeepEqual(got, want) {
 		t.Errorf("schema-diff structure:\n got %q\nwant %q", got, want)
+	}
+
+	// Before PostgreSQL 15 (no schemas, column lists or row filters) the query is another; it
+	// runs on 15 too.
+	rows, err := db.Connect(t, "n2").Query(ctx, publicationsPre15SQL+" ORDER BY 2", "s", []uint32{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre15, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var kind, name, prop, value string
+		err := r.Scan(&kind, &name, &prop, &value)
+		return kind + " " + name + ": " + prop + ": " + value, err
+	})
+	if want := []string{"publication p: publishes: FOR TABLE a, b", "publication q: publishes: FOR TABLE a"}; err != nil || !reflect.DeepEqual(pre15, want) {
+		t.Errorf("before 15: %q, %v; want %q", pre15, err, want)
 	}
 
 	pub, err := Publication(ctx, connect(t, db, 2, "n1", "n2"), PublicationOptions{Publication: "p", Data: dataOptions()})

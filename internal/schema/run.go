@@ -351,17 +351,21 @@ func loadAll(ctx context.Context, pools cluster.Pools, schema string) ([]*Snapsh
 	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range pools {
 		g.Go(func() error {
-			var err error
-			for try := 0; try == 0 || isLockTimeout(err) && try < lockRetries; try++ {
-				err = pgx.BeginTxFunc(gctx, p, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-					s, ok, err := Load(gctx, tx, p.Node.Name, schema)
-					if err != nil || !ok {
-						return err
-					}
-					snaps[i], found[i] = s, true
-					seqs[i], err = loadSequences(gctx, tx, schema, s.locks)
+			read := func(tx pgx.Tx) error {
+				s, ok, err := Load(gctx, tx, p.Node.Name, schema)
+				if err != nil || !ok {
 					return err
-				})
+				}
+				snaps[i], found[i] = s, true
+				seqs[i], err = loadSequences(gctx, tx, schema, s.locks)
+				return err
+			}
+			var err error
+			for try := 1; ; try++ {
+				err = pgx.BeginTxFunc(gctx, p, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, read)
+				if !isLockTimeout(err) || try == lockRetries {
+					break
+				}
 			}
 			if err != nil {
 				return &cluster.NodeError{Node: p.Node.Name, Err: err}

@@ -120,7 +120,8 @@ type Snapshot struct {
 	// ColumnTypes maps table -> column -> type with typmod: the part of the structure that
 	// decides whether rows can be compared.
 	ColumnTypes map[string]map[string]string
-	locks       *locks
+	// locks is what was left out because of locks, for loadSequences.
+	locks *locks
 }
 
 // Querier is what Load needs: a connection or a transaction.
