@@ -13,30 +13,39 @@ import (
 // test ends.
 func holdLock(t *testing.T, db *sandbox.DB, node, table string) {
 	t.Helper()
+	holdLocks(t, db, node, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE")
+}
+
+// holdLocks runs sql in a transaction of another session on node, kept open (with the locks it
+// took) until the test ends.
+func holdLocks(t *testing.T, db *sandbox.DB, node, sql string) {
+	t.Helper()
 	ctx := context.Background()
 	tx, err := db.Connect(t, node).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	if _, err := tx.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if _, err := tx.Exec(ctx, sql); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // A table another session holds locked on one node fails alone, with the node and the reason:
 // its structure there is not read (lock_timeout), nor what needs it (a view on it, the largest
-// key of its sequence); every other table is compared.
+// key of its sequence); every other table is compared. A locked sequence fails the same way.
 func TestRunLockedTableFailsAlone(t *testing.T) {
 	db := sandbox.NewDB(t)
 	db.Exec(t, `CREATE SCHEMA app;
 		CREATE TABLE app.locked (id serial PRIMARY KEY, v text DEFAULT 'x');
 		CREATE VIEW app.lv AS SELECT id FROM app.locked;
 		CREATE TABLE app.other (id int PRIMARY KEY, v text);
+		CREATE SEQUENCE app.s;
 		INSERT INTO app.locked (v) VALUES ('a'), ('b');
 		INSERT INTO app.other VALUES (1, 'a'), (2, 'b');`, "n1", "n2")
 	db.Exec(t, `UPDATE app.other SET v = 'changed' WHERE id = 2; CREATE INDEX other_v ON app.other (v)`, "n2")
-	holdLock(t, db, "n2", "app.locked")
+	// Renaming takes an ACCESS EXCLUSIVE lock (LOCK TABLE refuses sequences).
+	holdLocks(t, db, "n2", "LOCK TABLE app.locked IN ACCESS EXCLUSIVE MODE; ALTER SEQUENCE app.s RENAME TO s2")
 	pools := connectLockTimeout(t, db, 4, "300ms", "n1", "n2")
 
 	started := time.Now()
@@ -48,8 +57,10 @@ func TestRunLockedTableFailsAlone(t *testing.T) {
 		t.Errorf("took %v", took)
 	}
 	reason := `"app"."locked" is locked by another session (no lock within lock_timeout)`
+	seqReason := `"app"."s" is locked by another session (no lock within lock_timeout)`
 	wantFailures := []Failure{
 		{Kind: KindTable, Object: "locked", Node: "n2", Reason: reason},
+		{Kind: KindSequence, Object: "s", Node: "n2", Reason: seqReason},
 		{Kind: KindView, Object: "lv", Node: "n2", Reason: reason},
 	}
 	if !reflect.DeepEqual(res.Failures, wantFailures) {
@@ -77,8 +88,11 @@ func TestRunLockedTableFailsAlone(t *testing.T) {
 	if d := res.Tables[1].Data; d.DifferingRows != 1 {
 		t.Errorf("other: %d differing rows", d.DifferingRows)
 	}
-	if len(res.Sequences) != 1 {
+	if len(res.Sequences) != 2 || res.Sequences[1].Name != "s" {
 		t.Fatalf("sequences %+v", res.Sequences)
+	}
+	if s := res.Sequences[1]; s.Nodes["n1"].Error != "" || s.Nodes["n2"].Error != "state not read: "+seqReason {
+		t.Errorf("sequence s: n1 %+v, n2 %+v", s.Nodes["n1"], s.Nodes["n2"])
 	}
 	seq := res.Sequences[0]
 	if n1, n2 := seq.Nodes["n1"], seq.Nodes["n2"]; seq.Name != "locked_id_seq" || n1.Error != "" || n1.MaxKey == nil || *n1.MaxKey != 2 ||
@@ -88,7 +102,7 @@ func TestRunLockedTableFailsAlone(t *testing.T) {
 	if got := res.Failed(); !reflect.DeepEqual(got, []string{"locked"}) {
 		t.Errorf("Failed() = %q", got)
 	}
-	if got, want := res.FailedObjects(), []string{"view lv", "sequence locked_id_seq"}; !reflect.DeepEqual(got, want) {
+	if got, want := res.FailedObjects(), []string{"sequence s", "view lv", "sequence locked_id_seq"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("FailedObjects() = %q, want %q", got, want)
 	}
 

@@ -100,7 +100,7 @@ func loadSequences(ctx context.Context, q Querier, schema string, l *locks) ([]s
 	}
 	for id, reason := range l.failed {
 		if id.Kind == KindSequence {
-			out = append(out, seqState{name: id.Name, err: reason})
+			out = append(out, seqState{name: id.Name, err: "state not read: " + reason})
 		}
 	}
 	for i := range out {
