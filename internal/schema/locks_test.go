@@ -33,12 +33,14 @@ func holdLocks(t *testing.T, db *sandbox.DB, node, sql string) {
 
 // A table another session holds locked on one node fails alone, with the node and the reason:
 // its structure there is not read (lock_timeout), nor what needs it (a view on it, the largest
-// key of its sequence); every other table is compared. A locked sequence fails the same way.
+// key of its sequence, a function whose SQL-standard body reads it); every other table is
+// compared. A locked sequence fails the same way.
 func TestRunLockedTableFailsAlone(t *testing.T) {
 	db := sandbox.NewDB(t)
 	db.Exec(t, `CREATE SCHEMA app;
 		CREATE TABLE app.locked (id serial PRIMARY KEY, v text DEFAULT 'x');
 		CREATE VIEW app.lv AS SELECT id FROM app.locked;
+		CREATE FUNCTION app.cnt() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM app.locked; END;
 		CREATE TABLE app.other (id int PRIMARY KEY, v text);
 		CREATE SEQUENCE app.s;
 		INSERT INTO app.locked (v) VALUES ('a'), ('b');
@@ -62,6 +64,7 @@ func TestRunLockedTableFailsAlone(t *testing.T) {
 		{Kind: KindTable, Object: "locked", Node: "n2", Reason: reason},
 		{Kind: KindSequence, Object: "s", Node: "n2", Reason: seqReason},
 		{Kind: KindView, Object: "lv", Node: "n2", Reason: reason},
+		{Kind: KindFunction, Object: "cnt()", Node: "n2", Reason: reason},
 	}
 	if !reflect.DeepEqual(res.Failures, wantFailures) {
 		t.Errorf("failures:\n got %+v\nwant %+v", res.Failures, wantFailures)
@@ -102,7 +105,7 @@ func TestRunLockedTableFailsAlone(t *testing.T) {
 	if got := res.Failed(); !reflect.DeepEqual(got, []string{"locked"}) {
 		t.Errorf("Failed() = %q", got)
 	}
-	if got, want := res.FailedObjects(), []string{"sequence s", "view lv", "sequence locked_id_seq"}; !reflect.DeepEqual(got, want) {
+	if got, want := res.FailedObjects(), []string{"sequence s", "view lv", "function cnt()", "sequence locked_id_seq"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("FailedObjects() = %q, want %q", got, want)
 	}
 
