@@ -2,10 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,9 +30,14 @@ type schemaDiffOptions struct {
 	maxDiffRows    int
 	fixSequences   bool
 	apply          bool
+	lockTimeout    time.Duration
 	quiet          bool
 	json           bool
 }
+
+// defaultLockTimeout is how long schema-diff and publication-diff wait for a lock another
+// session holds on a table before that table fails (--lock-timeout).
+const defaultLockTimeout = 10 * time.Second
 
 func newSchemaDiffCmd(g *globals) *cobra.Command {
 	o := &schemaDiffOptions{}
@@ -39,10 +46,15 @@ func newSchemaDiffCmd(g *globals) *cobra.Command {
 		Short: "Compare a whole schema across the cluster's nodes: structure, then every table's data, then sequences",
 		Long: `schema-diff reads the structure of SCHEMA on every node (tables with their columns, keys,
 constraints, indexes, triggers and their enabled state, row-level security and policies, replica
-identity; views, functions, sequences, enums and the database's extensions) and reports every
-object that differs and how. Unless --ddl-only, it then data-diffs every table whose columns
-agree, several tables at once (--concurrency tables, sharing max_connections per node), writes one
-diff file per differing table into output_dir, and prints a summary of every table.
+identity, privileges per role and column, comments; views, functions, sequences, enums, domains,
+composite types, the publications of the schema's tables and the database's extensions) and
+reports every object that differs and how, with a unified diff of differing view and function
+definitions. Unless --ddl-only, it then data-diffs every table whose columns agree, several
+tables at once (--concurrency tables, sharing max_connections per node), writes one diff file per
+differing table into output_dir, and prints a summary of every table.
+
+A table another session holds locked (ACCESS EXCLUSIVE: ALTER TABLE, VACUUM FULL, LOCK TABLE) for
+longer than --lock-timeout fails alone, naming the node; the other tables are compared.
 
 It also shows each sequence's last value per node and flags a sequence whose next value is not
 past the largest key of the column it feeds (logical replication does not replicate sequences:
@@ -67,6 +79,7 @@ input error (e.g. the schema is missing on a node), 3 a table's comparison faile
 	f.IntVar(&o.maxDiffRows, "max-diff-rows", 0, "per table, stop after this many differing keys (default from config)")
 	f.BoolVar(&o.fixSequences, "fix-sequences", false, "print the setval statements that advance sequences behind their keys (dry run)")
 	f.BoolVar(&o.apply, "apply", false, "with --fix-sequences: run the statements")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", defaultLockTimeout, "wait this long for a table another session holds locked, then fail that table (0 = the server's lock_timeout)")
 	f.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
 	return c
@@ -84,7 +97,7 @@ func runSchemaDiff(cmd *cobra.Command, g *globals, o *schemaDiffOptions, args []
 	res, err := job.RunSchemaDiff(cmd.Context(), e, job.SchemaDiff{
 		Cluster: clusterName, Schema: schemaName, Nodes: o.nodes, DDLOnly: o.ddlOnly,
 		SkipTables: o.skipTables, SkipFile: o.skipFile, FixSequences: o.fixSequences, Apply: o.apply,
-		Tool: "pgparity " + g.version,
+		LockTimeout: o.lockTimeout, Tool: "pgparity " + g.version,
 	})
 	if res == nil {
 		return err
@@ -105,7 +118,7 @@ func runSchemaDiff(cmd *cobra.Command, g *globals, o *schemaDiffOptions, args []
 	if fixErr != nil {
 		return fixErr
 	}
-	return outcome(res.Failed(), res.Differs())
+	return outcome(res.Failed(), res.FailedObjects(), res.Differs())
 }
 
 // multiTableEnv loads the runtime settings of a multi-table command with its flags applied.
@@ -121,12 +134,19 @@ func multiTableEnv(cmd *cobra.Command, g *globals, concurrency, maxConnections, 
 	return e.With(ov)
 }
 
-// outcome maps a multi-table result to the command's error: failed tables (exit 3) before
-// differences (exit 1).
-func outcome(failed []string, differs bool) error {
+// outcome maps a multi-table result to the command's error: failed tables or other objects
+// (exit 3) before differences (exit 1).
+func outcome(failed, failedObjects []string, differs bool) error {
+	var parts []string
+	if len(failed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d table(s) failed: %s", len(failed), strings.Join(failed, ", ")))
+	}
+	if len(failedObjects) > 0 {
+		parts = append(parts, fmt.Sprintf("%d other object(s) failed: %s", len(failedObjects), strings.Join(failedObjects, ", ")))
+	}
 	switch {
-	case len(failed) > 0:
-		return fmt.Errorf("%d table(s) failed: %s", len(failed), strings.Join(failed, ", "))
+	case len(parts) > 0:
+		return errors.New(strings.Join(parts, "; "))
 	case differs:
 		return fault.ErrDiffer
 	}
@@ -141,22 +161,46 @@ func writeJSON(w io.Writer, v any) error {
 
 func printSchemaResult(w io.Writer, res *schema.Result, files map[string]string) {
 	fmt.Fprintf(w, "schema %s on %s\n\n", res.Schema, strings.Join(res.Nodes, ", "))
-	printStructure(w, res.Nodes, res.Structure)
+	printStructure(w, res.Nodes, res.Structure, res.Failures)
 	printSequences(w, res)
 	printTables(w, res.Nodes, res.Tables, files)
 }
 
-func printStructure(w io.Writer, nodes []string, diffs []schema.Difference) {
-	if len(diffs) == 0 {
+// printStructure prints every difference on one line, followed by the unified diffs of the
+// definitions it stands for (indented), then the objects that could not be read.
+func printStructure(w io.Writer, nodes []string, diffs []schema.Difference, failures []schema.Failure) {
+	if len(diffs) == 0 && len(failures) == 0 {
 		fmt.Fprintln(w, "structure: identical")
-		fmt.Fprintln(w)
-		return
+	} else {
+		fmt.Fprintf(w, "structure: %d difference(s)\n", len(diffs))
 	}
-	fmt.Fprintf(w, "structure: %d difference(s)\n", len(diffs))
 	for _, d := range diffs {
 		fmt.Fprintf(w, "  %s %s: %s\n", d.Kind, d.Object, strings.TrimPrefix(d.Describe(nodes), d.Kind+" "+d.Object+": "))
+		for _, n := range nodes {
+			if text, ok := d.Diffs[n]; ok {
+				fmt.Fprint(w, indent(text, "      "))
+			}
+		}
+	}
+	if len(failures) > 0 {
+		fmt.Fprintf(w, "structure not read: %d object(s)\n", len(failures))
+		for _, f := range failures {
+			fmt.Fprintf(w, "  %s %s: failed on %s: %s\n", f.Kind, f.Object, f.Node, f.Reason)
+		}
 	}
 	fmt.Fprintln(w)
+}
+
+// indent prefixes every line of text.
+func indent(text, prefix string) string {
+	lines := strings.SplitAfter(text, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	return b.String()
 }
 
 func printSequences(w io.Writer, res *schema.Result) {
@@ -173,7 +217,10 @@ func printSequences(w io.Writer, res *schema.Result) {
 				continue
 			}
 			state := "ok"
-			if st.IsBehind {
+			switch {
+			case st.Error != "":
+				state = "FAILED: " + st.Error
+			case st.IsBehind:
 				state = "BEHIND: nextval would return an existing key"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, dash(s.OwnedBy), n, int64Text(st.LastValue), st.NextValue, int64Text(st.MaxKey), state)
@@ -190,10 +237,13 @@ func printTables(w io.Writer, nodes []string, tables []schema.Table, files map[s
 	for _, t := range tables {
 		counts[t.Status]++
 		structure := "identical"
-		if len(t.Structure) > 0 {
-			parts := make([]string, len(t.Structure))
-			for i, d := range t.Structure {
-				parts[i] = d.Short(nodes)
+		if len(t.Structure) > 0 || len(t.Failures) > 0 {
+			var parts []string
+			for _, f := range t.Failures {
+				parts = append(parts, "failed on "+f.Node+": "+f.Reason)
+			}
+			for _, d := range t.Structure {
+				parts = append(parts, d.Short(nodes))
 			}
 			structure = strings.Join(parts, "; ")
 		}

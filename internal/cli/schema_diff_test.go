@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -331,5 +332,180 @@ func TestSchemaAndPublicationUnknownExit2(t *testing.T) {
 		if code != ExitInput || stderr != tc.want || stdout != "" {
 			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %q", tc.args, code, stderr, stdout, tc.want)
 		}
+	}
+}
+
+// A table another session holds locked on n2 fails alone with the node and the reason; the
+// other table is compared and its diff file written; the run exits 3.
+func TestSchemaDiffLockedTableExit3(t *testing.T) {
+	dir := isolate(t)
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE SCHEMA app;
+		CREATE TABLE app.locked (id serial PRIMARY KEY, v text);
+		CREATE VIEW app.lv AS SELECT id FROM app.locked;
+		CREATE TABLE app.other (id int PRIMARY KEY, v text);
+		INSERT INTO app.locked (v) VALUES ('a'), ('b');
+		INSERT INTO app.other VALUES (1, 'a'), (2, 'b');`)
+	db.Exec(t, `UPDATE app.other SET v = 'changed' WHERE id = 2`, "n2")
+	ctx := context.Background()
+	tx, err := db.Connect(t, "n2").Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, "LOCK TABLE app.locked IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	svc := db.ServiceFile(t, "c")
+
+	code, stdout, stderr := run(t, "--service-file", svc, "schema-diff", "c", "app", "--lock-timeout", "300ms")
+	wantErr := "pgparity: 1 table(s) failed: locked; 2 other object(s) failed: view lv, sequence locked_id_seq\n"
+	if code != ExitRuntime || stderr != wantErr {
+		t.Fatalf("exit %d, stderr %q (want %q)\n%s", code, stderr, wantErr, stdout)
+	}
+	locked := `"app"."locked" is locked by another session (no lock within lock_timeout)`
+	for _, part := range []string{
+		"structure: 0 difference(s)\nstructure not read: 2 object(s)\n" +
+			"  table locked: failed on n2: " + locked + "\n" +
+			"  view lv: failed on n2: " + locked + "\n\n",
+		"FAILED: largest key not read: " + locked + "\n",
+		"\n2 table(s): 0 identical, 1 differ, 0 skipped, 1 failed\n",
+	} {
+		if !strings.Contains(stdout, part) {
+			t.Errorf("output lacks %q:\n%s", part, stdout)
+		}
+	}
+	files := listDir(t, dir)
+	if len(files) != 1 || !strings.HasPrefix(files[0], "app_other_diff_") {
+		t.Fatalf("diff files %v", files)
+	}
+	want := [][]string{
+		{"locked", "failed", "failed on n2: " + locked, "skipped: structure not read on n2", "-"},
+		{"other", "differ", "identical", "1 differing row(s) (n1/n2 1)", files[0]},
+	}
+	if got := tableRows(t, stdout); !reflect.DeepEqual(got, want) {
+		t.Errorf("summary:\n got %q\nwant %q\n%s", got, want, stdout)
+	}
+
+	code, stdout, _ = run(t, "--service-file", svc, "schema-diff", "c", "app", "--lock-timeout", "300ms", "--ddl-only", "--json")
+	var res struct {
+		Failures []struct{ Kind, Object, Node, Reason string }
+		Tables   []struct {
+			Name, Status string
+			Failures     []struct{ Node, Reason string }
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("exit %d: %v\n%s", code, err, stdout)
+	}
+	if code != ExitRuntime || len(res.Failures) != 2 || res.Failures[1].Kind != "view" || res.Failures[1].Reason != locked ||
+		res.Tables[0].Status != "failed" || len(res.Tables[0].Failures) != 1 || res.Tables[0].Failures[0].Node != "n2" || res.Tables[1].Status != "identical" {
+		t.Errorf("--json: exit %d, %+v", code, res)
+	}
+}
+
+// A differing view definition is shown as a unified diff, in the terminal and in the JSON.
+func TestSchemaDiffDefinitionUnifiedDiff(t *testing.T) {
+	isolate(t)
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE SCHEMA s; CREATE TABLE s.t (id int PRIMARY KEY, m text); CREATE VIEW s.v AS SELECT id FROM s.t`)
+	db.Exec(t, `CREATE OR REPLACE VIEW s.v AS SELECT id, m FROM s.t`, "n2")
+	svc := db.ServiceFile(t, "c")
+	wantDiff := "--- n1\n+++ n2\n@@ -1,2 +1,3 @@\n- SELECT t.id\n+ SELECT t.id,\n+    t.m\n    FROM s.t;\n"
+
+	code, stdout, _ := run(t, "--service-file", svc, "schema-diff", "c", "s", "--ddl-only")
+	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
+	want := "structure: 1 difference(s)\n" +
+		"  view v: definition md5: n1 = " + md5hex(" SELECT t.id\n   FROM s.t;") + "; n2 = " + md5hex(" SELECT t.id,\n    t.m\n   FROM s.t;") + "\n" +
+		"      --- n1\n      +++ n2\n      @@ -1,2 +1,3 @@\n      - SELECT t.id\n      + SELECT t.id,\n      +    t.m\n          FROM s.t;\n\n"
+	if code != ExitDiffer || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d; output lacks\n%s\nin\n%s", code, want, stdout)
+	}
+	code, stdout, _ = run(t, "--service-file", svc, "schema-diff", "c", "s", "--ddl-only", "--json")
+	var res struct {
+		Structure []struct {
+			Kind, Object, Property string
+			Diffs                  map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if code != ExitDiffer || len(res.Structure) != 1 || res.Structure[0].Property != "definition md5" ||
+		!reflect.DeepEqual(res.Structure[0].Diffs, map[string]string{"n2": wantDiff}) {
+		t.Errorf("--json: exit %d, %+v", code, res.Structure)
+	}
+}
+
+// publication-diff --skip-tables and --skip-file, as schema-diff has them: skipped tables are
+// listed as skipped; a missing file, an unknown table or a bad name is exit 2 with nothing
+// written.
+func TestPublicationDiffSkipTables(t *testing.T) {
+	dir := isolate(t)
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY);
+		CREATE TABLE public.c (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE public.a, public.b, public.c`)
+	db.Exec(t, `INSERT INTO public.a VALUES (1); INSERT INTO public.b VALUES (1); INSERT INTO public.c VALUES (1)`, "n1")
+	svc := db.ServiceFile(t, "c")
+	writeFile(t, filepath.Join(dir, "skip.txt"), "# not compared\npublic.c  # comment\n\n")
+	writeFile(t, filepath.Join(dir, "bad.txt"), "public.a\n\"unclosed\n")
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--skip-file", "missing.txt"}, "pgparity: cannot read --skip-file: open missing.txt: no such file or directory\n"},
+		{[]string{"--skip-tables", "ghost"}, "pgparity: --skip-tables: public.ghost is not a table of publication p on any node\n"},
+		{[]string{"--skip-file", "bad.txt"}, `pgparity: table name "\"unclosed" has an unclosed quote` + "\n"},
+		{[]string{"--lock-timeout", "-1s"}, "pgparity: --lock-timeout must be 0 (the server's lock_timeout) or more, got -1s\n"},
+	} {
+		code, stdout, stderr := run(t, append([]string{"--service-file", svc, "publication-diff", "c", "p"}, tc.args...)...)
+		if code != ExitInput || stderr != tc.want || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %q", tc.args, code, stderr, stdout, tc.want)
+		}
+	}
+	code, stdout, stderr := run(t, "--service-file", svc, "schema-diff", "c", "public", "--skip-file", "missing.txt")
+	if code != ExitInput || stderr != "pgparity: cannot read --skip-file: open missing.txt: no such file or directory\n" || stdout != "" {
+		t.Errorf("schema-diff --skip-file missing.txt: exit %d, stderr %q, stdout %q", code, stderr, stdout)
+	}
+	if files := listDir(t, dir); !reflect.DeepEqual(files, []string{"bad.txt", "skip.txt"}) {
+		t.Fatalf("bad input wrote %v", files)
+	}
+
+	code, stdout, stderr = run(t, "--service-file", svc, "publication-diff", "c", "p", "--skip-tables", "B", "--skip-file", "skip.txt")
+	if code != ExitDiffer || stderr != "" {
+		t.Fatalf("exit %d, stderr %q\n%s", code, stderr, stdout)
+	}
+	files := listDir(t, dir)
+	if len(files) != 3 || !strings.HasPrefix(files[1], "public_a_diff_") {
+		t.Fatalf("diff files %v", files)
+	}
+	want := [][]string{
+		{"public.a", "differ", "identical", "1 differing row(s) (n1/n2 1)", files[1]},
+		{"public.b", "skipped", "identical", "skipped: --skip-tables", "-"},
+		{"public.c", "skipped", "identical", "skipped: --skip-tables", "-"},
+	}
+	if got := tableRows(t, stdout); !reflect.DeepEqual(got, want) {
+		t.Errorf("summary:\n got %q\nwant %q\n%s", got, want, stdout)
+	}
+	if !strings.Contains(stdout, "\n3 table(s): 0 identical, 1 differ, 2 skipped, 0 failed\n") {
+		t.Errorf("counts:\n%s", stdout)
+	}
+	code, stdout, _ = run(t, "--service-file", svc, "publication-diff", "c", "p", "--skip-tables", "public.a,b,c", "--json")
+	var res struct {
+		Tables []struct {
+			Name, Status string
+			Data         struct{ Status, Reason string }
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tb := range res.Tables {
+		got = append(got, tb.Name+" "+tb.Status+" "+tb.Data.Status+" "+tb.Data.Reason)
+	}
+	if wantJSON := []string{"public.a skipped skipped --skip-tables", "public.b skipped skipped --skip-tables", "public.c skipped skipped --skip-tables"}; code != ExitOK || !reflect.DeepEqual(got, wantJSON) {
+		t.Errorf("--json: exit %d, tables %q", code, got)
 	}
 }

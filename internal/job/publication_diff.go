@@ -3,7 +3,9 @@ package job
 import (
 	"context"
 	"path/filepath"
+	"time"
 
+	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/schema"
 )
@@ -13,6 +15,13 @@ type PublicationDiff struct {
 	Cluster     string // "" = default_cluster
 	Publication string // as the user wrote it: folded to lower case unless quoted
 	Nodes       []string
+	// SkipTables name member tables whose data is not compared, as the user wrote them
+	// (SCHEMA.TABLE; a bare name is in public, as for table-diff); SkipFile names a file with
+	// more, one per line (# starts a comment), as for schema-diff.
+	SkipTables []string
+	SkipFile   string
+	// LockTimeout bounds every wait for a lock another session holds (see SchemaDiff).
+	LockTimeout time.Duration
 	Tool        string
 }
 
@@ -31,17 +40,27 @@ func RunPublicationDiff(ctx context.Context, env *Env, o PublicationDiff) (*Publ
 	if err != nil {
 		return nil, err
 	}
+	names, err := skipList(o.SkipTables, o.SkipFile)
+	if err != nil {
+		return nil, err
+	}
+	skip := make([]report.TableRef, len(names))
+	for i, n := range names {
+		if skip[i].Schema, skip[i].Name, err = catalog.ParseName(n); err != nil {
+			return nil, err
+		}
+	}
 	if err := CheckWritable(filepath.Join(env.Settings.OutputDir, ".probe")); err != nil {
 		return nil, err
 	}
-	cl, pools, err := env.Connect(ctx, o.Cluster, o.Nodes)
+	cl, pools, err := connectLockTimeout(ctx, env, o.Cluster, o.Nodes, o.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
 	defer pools.Close()
 	files := newTableFiles(env.Settings.OutputDir, report.TableRef.String)
 	res, err := schema.Publication(ctx, pools, schema.PublicationOptions{
-		Publication: pub, Data: dataOptions(env, cl.Name, o.Tool, files),
+		Publication: pub, SkipTables: skip, Data: dataOptions(env, cl.Name, o.Tool, files),
 	})
 	if err != nil {
 		return nil, err

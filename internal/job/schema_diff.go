@@ -3,14 +3,18 @@ package job
 import (
 	"bufio"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/schema"
@@ -30,7 +34,11 @@ type SchemaDiff struct {
 	// also runs them.
 	FixSequences bool
 	Apply        bool
-	Tool         string
+	// LockTimeout bounds every wait for a lock another session holds (lock_timeout of every
+	// session): a table locked longer fails alone. 0 keeps the server's lock_timeout (by
+	// default none: a locked table makes the run wait).
+	LockTimeout time.Duration
+	Tool        string
 }
 
 // SchemaDiffResult is the outcome of schema-diff: the comparison, the diff file of every table
@@ -53,13 +61,9 @@ func RunSchemaDiff(ctx context.Context, env *Env, o SchemaDiff) (*SchemaDiffResu
 	if err != nil {
 		return nil, err
 	}
-	skip := append([]string{}, o.SkipTables...)
-	if o.SkipFile != "" {
-		more, err := readSkipFile(o.SkipFile)
-		if err != nil {
-			return nil, err
-		}
-		skip = append(skip, more...)
+	skip, err := skipList(o.SkipTables, o.SkipFile)
+	if err != nil {
+		return nil, err
 	}
 	if skip, err = tablesOfSchema(name, skip); err != nil {
 		return nil, err
@@ -67,7 +71,7 @@ func RunSchemaDiff(ctx context.Context, env *Env, o SchemaDiff) (*SchemaDiffResu
 	if err := CheckWritable(filepath.Join(env.Settings.OutputDir, ".probe")); err != nil {
 		return nil, err
 	}
-	cl, pools, err := env.Connect(ctx, o.Cluster, o.Nodes)
+	cl, pools, err := connectLockTimeout(ctx, env, o.Cluster, o.Nodes, o.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +94,43 @@ func RunSchemaDiff(ctx context.Context, env *Env, o SchemaDiff) (*SchemaDiffResu
 		}
 	}
 	return out, nil
+}
+
+// connectLockTimeout connects to the cluster's nodes as Env.Connect does, with lock_timeout
+// pinned on every session unless lockTimeout is 0: a catalog or data read of a table another
+// session holds locked gives up after it, so that the table fails alone instead of stalling
+// the run.
+func connectLockTimeout(ctx context.Context, env *Env, clusterName string, nodeNames []string, lockTimeout time.Duration) (*cluster.Cluster, cluster.Pools, error) {
+	if lockTimeout < 0 {
+		return nil, nil, fault.Input("--lock-timeout must be 0 (the server's lock_timeout) or more, got %s", lockTimeout)
+	}
+	if lockTimeout == 0 {
+		return env.Connect(ctx, clusterName, nodeNames)
+	}
+	cl, err := env.Cluster(clusterName)
+	if err != nil {
+		return nil, nil, err
+	}
+	selected, err := cl.Select(nodeNames)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Whole milliseconds, rounded up: lock_timeout = 0 would mean no limit.
+	ms := (lockTimeout + time.Millisecond - 1) / time.Millisecond
+	nodes := make([]cluster.Node, len(selected))
+	for i, n := range selected {
+		nodes[i] = n
+		nodes[i].Params = maps.Clone(n.Params)
+		if nodes[i].Params == nil {
+			nodes[i].Params = map[string]string{}
+		}
+		nodes[i].Params["lock_timeout"] = strconv.FormatInt(int64(ms), 10) + "ms" // sent in the startup packet
+	}
+	pools, err := cluster.Connect(ctx, nodes, env.PoolOptions())
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, pools, nil
 }
 
 // dataOptions are the settings of a multi-table data comparison, each table's differences
@@ -195,6 +236,20 @@ func tablesOfSchema(schemaName string, names []string) ([]string, error) {
 			}
 		}
 		out = append(out, table)
+	}
+	return out, nil
+}
+
+// skipList returns the tables named by --skip-tables and, when file is set, by --skip-file, as
+// the user wrote them.
+func skipList(tables []string, file string) ([]string, error) {
+	out := append([]string{}, tables...)
+	if file != "" {
+		more, err := readSkipFile(file)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 -- Columns of the schema's tables: (table, column, quoted column, type with typmod, full definition). The type
 -- decides whether rows are comparable; the definition adds collation, nullability, identity,
--- generation and default. Dropped columns are not part of the structure.
+-- generation and default. Dropped columns are not part of the structure. Deparsing a default
+-- waits for a lock on the table: tables in $2 are left out (see locks.sql).
 SELECT c.relname::text,
        a.attname::text,
        pg_catalog.quote_ident(a.attname),
@@ -25,4 +26,4 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'f')
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'f') AND c.oid <> ALL ($2::pg_catalog.oid[])

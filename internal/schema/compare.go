@@ -14,6 +14,10 @@ type Difference struct {
 	Object   string             `json:"object"`
 	Property string             `json:"property,omitempty"`
 	Values   map[string]*string `json:"values"`
+	// Diffs holds, for a property that stands for a longer text (a view's query, a function's
+	// CREATE statement), the unified diff of that text from the first node that has it to each
+	// node whose text differs, by node.
+	Diffs map[string]string `json:"diffs,omitempty"`
 }
 
 // present splits the nodes Values covers (in the given order) into those with a value and
@@ -87,12 +91,19 @@ func distinct(d Difference, nodes []string) int {
 
 // Compare compares snapshots of one schema N-way (snaps[i] belongs to nodes[i]) and returns every
 // difference, ordered by kind, object and property. An object missing on some node is one
-// difference; its properties are then compared only among the nodes that have it.
+// difference; its properties are then compared only among the nodes that have it. A
+// publication is compared only among the nodes that have it: a subscriber has none. An object
+// whose structure could not be read on some node (Snapshot.Failed) is not compared.
 func Compare(nodes []string, snaps []*Snapshot) []Difference {
 	ids := map[ObjectID]bool{}
 	for _, s := range snaps {
 		for id := range s.Objects {
 			ids[id] = true
+		}
+	}
+	for _, s := range snaps {
+		for id := range s.Failed {
+			delete(ids, id)
 		}
 	}
 	var out []Difference
@@ -115,7 +126,7 @@ func Compare(nodes []string, snaps []*Snapshot) []Difference {
 				props[k] = true
 			}
 		}
-		if missing {
+		if missing && id.Kind != KindPublication {
 			out = append(out, obj)
 		}
 		for prop := range props {
@@ -141,6 +152,7 @@ func Compare(nodes []string, snaps []*Snapshot) []Difference {
 				n++
 			}
 			if !same {
+				d.Diffs = textDiffs(nodes, snaps, id, prop)
 				out = append(out, d)
 			}
 		}
@@ -158,18 +170,44 @@ func Compare(nodes []string, snaps []*Snapshot) []Difference {
 	return out
 }
 
+// textDiffs returns the unified diff of the text behind a differing property from the first
+// node that has one to each node whose text differs, or nil when the property has no text.
+func textDiffs(nodes []string, snaps []*Snapshot, id ObjectID, prop string) map[string]string {
+	var out map[string]string
+	first := -1
+	for i, s := range snaps {
+		text, ok := s.Texts[id][prop]
+		if !ok {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		if d := unifiedDiff(nodes[first], nodes[i], snaps[first].Texts[id][prop], text); d != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[nodes[i]] = d
+		}
+	}
+	return out
+}
+
 func kindOrder(k string) string {
 	switch k {
 	case KindExtension:
 		return "0"
-	case KindEnum:
-		return "1"
+	case KindEnum, KindDomain, KindType:
+		return "1" + k
 	case KindTable:
 		return "2"
 	case KindSequence:
 		return "3"
 	case KindView:
 		return "4"
+	case KindPublication:
+		return "6"
 	default:
 		return "5" + k
 	}

@@ -2,7 +2,10 @@ package schema
 
 import (
 	"context"
+	"errors"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"golang.org/x/sync/errgroup"
 
@@ -130,7 +133,7 @@ func diffTable(ctx context.Context, pools cluster.Pools, schema string, j tableJ
 	case err != nil && fault.IsInput(err):
 		return Data{Status: StatusSkipped, Reason: oneLine(err)}
 	case err != nil:
-		return Data{Status: StatusFailed, Reason: oneLine(err)}
+		return Data{Status: StatusFailed, Reason: failReason(err, schema, j.name)}
 	}
 	res := Data{Status: StatusIdentical, DifferingRows: d.Summary.DifferingKeys, RowsCompared: d.Summary.RowsCompared, Diff: d}
 	if d.Summary.Status != report.StatusMatch {
@@ -146,6 +149,16 @@ func (discard) Begin(*report.Diff) error  { return nil }
 func (discard) Entry(*report.Entry) error { return nil }
 func (discard) End(*report.Diff) error    { return nil }
 func (discard) Abort()                    {}
+
+// failReason says why a table's data comparison failed: for a lock wait that gave up at
+// lock_timeout (another session holds the table locked) the node and the table, else the error.
+func failReason(err error, schema, table string) string {
+	var ne *cluster.NodeError
+	if isLockTimeout(err) && errors.As(err, &ne) {
+		return "node " + ne.Node + ": " + lockedReason(pgx.Identifier{schema, table}.Sanitize())
+	}
+	return oneLine(err)
+}
 
 // oneLine is err's message on one line.
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -2,7 +2,8 @@
 -- signature, with their result, language, attributes and a hash of the body. The body is prosrc
 -- and probin, or for a SQL-standard body (BEGIN ATOMIC / RETURN, PostgreSQL 14+: prosrc is
 -- empty) its deparsed text; an aggregate's definition is in pg_aggregate. Load replaces
--- pg_get_function_sqlbody with NULL before PostgreSQL 14.
+-- pg_get_function_sqlbody with NULL before PostgreSQL 14. Deparsing a SQL-standard body waits
+-- for a lock on the relations it reads: functions in $2 are left out (see locks.sql).
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
        p.proname::text || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
        v.prop,
@@ -47,6 +48,7 @@ CROSS JOIN LATERAL (VALUES
       FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid))
 ) AS v(prop, value)
 WHERE n.nspname = $1
+  AND p.oid <> ALL ($2::pg_catalog.oid[])
   AND v.value IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                   WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')

@@ -31,6 +31,47 @@ func connect(t *testing.T, db *sandbox.DB, maxConns int, names ...string) cluste
 	return sandboxtest.Pools(t, db, maxConns, names...)
 }
 
+// connectLockTimeout opens pools like connect whose sessions give up waiting for a lock after
+// lockTimeout (as job pins it from --lock-timeout).
+func connectLockTimeout(t *testing.T, db *sandbox.DB, maxConns int, lockTimeout string, names ...string) cluster.Pools {
+	t.Helper()
+	nodes := sandboxtest.Nodes(t, db, names...)
+	for i := range nodes {
+		nodes[i].Params["lock_timeout"] = lockTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pools, err := cluster.Connect(ctx, nodes, cluster.PoolOptions{MaxConns: maxConns})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(pools.Close)
+	return pools
+}
+
+// createRole creates a role on every node (roles belong to a server, not to the test database)
+// and drops it when the test ends, with its privileges in the test database.
+func createRole(t *testing.T, db *sandbox.DB, name string) {
+	t.Helper()
+	role := pgx.Identifier{name}.Sanitize()
+	db.Exec(t, "CREATE ROLE "+role)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, n := range db.Nodes() {
+			conn, err := pgx.Connect(ctx, db.ConnString(n.Name))
+			if err != nil {
+				t.Errorf("drop role %s on %s: %v", name, n.Name, err)
+				continue
+			}
+			if _, err := conn.Exec(ctx, "DROP OWNED BY "+role+"; DROP ROLE "+role); err != nil {
+				t.Errorf("drop role %s on %s: %v", name, n.Name, err)
+			}
+			conn.Close(ctx)
+		}
+	})
+}
+
 func dataOptions() DataOptions {
 	return DataOptions{Cluster: "c", Concurrency: 3, MaxConnections: 4, BlockSize: 10, MaxDiffRows: 1000, Tool: "test"}
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
 )
 
 var (
@@ -24,6 +26,8 @@ var (
 	pubSubscriptionsSQL string
 	//go:embed pub_subscribed_tables.sql
 	pubSubscribedTablesSQL string
+	//go:embed pub_schemas.sql
+	pubSchemasSQL string
 )
 
 // KindPublication is the object kind of publication differences.
@@ -32,7 +36,10 @@ const KindPublication = "publication"
 // PublicationOptions say which publication to compare and how to compare its tables' data.
 type PublicationOptions struct {
 	Publication string
-	Data        DataOptions
+	// SkipTables are member tables whose data is not compared (their membership still is); each
+	// must be a member on some node.
+	SkipTables []report.TableRef
+	Data       DataOptions
 }
 
 // PublicationResult is the outcome of a publication comparison.
@@ -115,9 +122,16 @@ func Publication(ctx context.Context, pools cluster.Pools, o PublicationOptions)
 			pgx.Identifier{o.Publication}.Sanitize(), strings.Join(lack, ", "))
 	}
 	dropForeignMembers(views)
+	names := memberNames(views)
+	skip := map[string]bool{}
+	for _, t := range o.SkipTables {
+		if !slices.Contains(names, t.String()) {
+			return nil, fault.Input("--skip-tables: %s is not a table of publication %s on any node", t, o.Publication)
+		}
+		skip[t.String()] = true
+	}
 	res.Definition = comparePublication(nodes, views, o.Publication)
 
-	names := memberNames(views)
 	jobs := make([]tableJob, len(names))
 	for i, name := range names {
 		t := Table{Name: name, Structure: []Difference{}}
@@ -128,6 +142,9 @@ func Publication(ctx context.Context, pools cluster.Pools, o PublicationOptions)
 		}
 		res.Tables = append(res.Tables, t)
 		jobs[i] = publishedJob(views, name)
+		if skip[name] {
+			jobs[i].skip = "--skip-tables"
+		}
 	}
 	data, err := diffTables(ctx, pools, "", jobs, o.Data)
 	if err != nil {
@@ -136,7 +153,7 @@ func Publication(ctx context.Context, pools cluster.Pools, o PublicationOptions)
 	for i := range res.Tables {
 		t := &res.Tables[i]
 		t.Data = data[i]
-		t.Status = tableStatus(len(t.Structure) > 0, t.Data, false)
+		t.Status = tableStatus(len(t.Structure) > 0, false, t.Data, false)
 	}
 	return res, nil
 }
@@ -235,6 +252,14 @@ func comparePublication(nodes []string, views []*pubNode, pub string) []Differen
 	return out
 }
 
+// listOrNone joins names with ", ", or says "(none)".
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, ", ")
+}
+
 func memberNames(views []*pubNode) []string {
 	seen := map[string]bool{}
 	for _, v := range views {
@@ -256,7 +281,9 @@ func readPublication(ctx context.Context, p *cluster.Pool, pub string) (*pubNode
 	v := &pubNode{members: map[string]pubMember{}, props: map[string]string{}}
 	var all, viaRoot bool
 	var ops string
-	err := p.QueryRow(ctx, pubDefinitionSQL, pub).Scan(&all, &ops, &viaRoot)
+	var named []string
+	var version int
+	err := p.QueryRow(ctx, pubDefinitionSQL, pub).Scan(&all, &ops, &viaRoot, &named, &version)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -266,6 +293,17 @@ func readPublication(ctx context.Context, p *cluster.Pool, pub string) (*pubNode
 		v.props["all tables"] = fmt.Sprint(all)
 		v.props["operations"] = ops
 		v.props["publish_via_partition_root"] = fmt.Sprint(viaRoot)
+		// FOR TABLES IN SCHEMA s and FOR TABLE with the tables of s have the same members
+		// today, but only the first publishes the tables created in s later.
+		var schemas []string
+		if version >= 150000 {
+			rows, _ := p.Query(ctx, pubSchemasSQL, pub)
+			if schemas, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+				return nil, fmt.Errorf("read schemas of publication %s: %w", pub, err)
+			}
+		}
+		v.props["FOR TABLE"] = listOrNone(named)
+		v.props["FOR TABLES IN SCHEMA"] = listOrNone(schemas)
 		rows, _ := p.Query(ctx, pubTablesSQL, pub)
 		var m pubMember
 		_, err := pgx.ForEachRow(rows, []any{&m.schema, &m.table, &m.columns, &m.filter}, func() error {

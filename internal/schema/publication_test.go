@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -164,5 +165,68 @@ func TestPublicationColumnOrderDoesNotMatter(t *testing.T) {
 	}
 	if len(defs) != 0 || !reflect.DeepEqual(tables, []string{"public.a identical ", "public.b identical "}) || res.Differs() {
 		t.Errorf("definition %q\ntables %q", defs, tables)
+	}
+}
+
+// --skip-tables: a skipped member is listed as skipped (its membership is still compared); a
+// name that is no member on any node is an input error.
+func TestPublicationSkipTables(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY);
+		CREATE TABLE public.c (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE public.a, public.b`)
+	db.Exec(t, `INSERT INTO public.a VALUES (1); INSERT INTO public.b VALUES (1); ALTER PUBLICATION p ADD TABLE public.c`, "n1")
+	pools := connect(t, db, 2, "n1", "n2")
+	ctx := testContext(t)
+	sinks := newSinkLog()
+	o := dataOptions()
+	o.Sink = sinks.sink
+	res, err := Publication(ctx, pools, PublicationOptions{Publication: "p", Data: o,
+		SkipTables: []report.TableRef{{Schema: "public", Name: "b"}, {Schema: "public", Name: "c"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for _, tb := range res.Tables {
+		tables = append(tables, tb.Name+" "+tb.Status+" "+tb.Data.Status+" "+tb.Data.Reason)
+	}
+	want := []string{
+		"public.a differ differ ",
+		"public.b skipped skipped --skip-tables",
+		"public.c differ skipped --skip-tables", // member on n1 only: its membership differs
+	}
+	if !reflect.DeepEqual(tables, want) {
+		t.Errorf("tables:\n got %q\nwant %q", tables, want)
+	}
+	if len(sinks.sinks) != 1 || sinks.diff("public", "a") == nil {
+		t.Errorf("sinks asked for %v, want public.a alone", sinks.sinks)
+	}
+	_, err = Publication(ctx, pools, PublicationOptions{Publication: "p", Data: dataOptions(),
+		SkipTables: []report.TableRef{{Schema: "public", Name: "a"}, {Schema: "other", Name: "a"}}})
+	if !fault.IsInput(err) || err.Error() != "--skip-tables: other.a is not a table of publication p on any node" {
+		t.Errorf("unknown table: %v", err)
+	}
+}
+
+// A member table another session holds locked on one node fails alone, naming the node.
+func TestPublicationLockedTableFailsAlone(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY);
+		CREATE PUBLICATION p FOR TABLE public.a, public.b (id) WHERE (id > 0)`)
+	holdLock(t, db, "n2", "public.a")
+	pools := connectLockTimeout(t, db, 4, "300ms", "n1", "n2")
+	res, err := Publication(testContext(t), pools, PublicationOptions{Publication: "p", Data: dataOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for _, tb := range res.Tables {
+		tables = append(tables, tb.Name+" "+tb.Status+" "+tb.Data.Reason)
+	}
+	want := []string{
+		`public.a failed node n2: "public"."a" is locked by another session (no lock within lock_timeout)`,
+		"public.b identical ",
+	}
+	if !reflect.DeepEqual(tables, want) || !reflect.DeepEqual(res.Failed(), []string{"public.a"}) {
+		t.Errorf("tables:\n got %q\nwant %q", tables, want)
 	}
 }

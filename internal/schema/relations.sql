@@ -1,5 +1,7 @@
 -- Relations of the schema and their relation-level properties, as (kind, name, property, value)
--- rows. A property that does not apply to a relation kind is NULL and left out.
+-- rows. A property that does not apply to a relation kind is NULL and left out. A view's
+-- definition md5 comes from definitions.sql. Deparsing a partition key or bound waits for a lock
+-- on the table: relations in $2 are left out (see locks.sql).
 SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table'
             WHEN c.relkind IN ('v', 'm') THEN 'view'
             ELSE 'sequence' END,
@@ -32,7 +34,6 @@ CROSS JOIN LATERAL (VALUES
              FROM pg_catalog.pg_inherits inh
              JOIN pg_catalog.pg_class pc ON pc.oid = inh.inhparent
              WHERE inh.inhrelid = c.oid) END),
-    ('definition md5', CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.md5(pg_catalog.pg_get_viewdef(c.oid)) END),
     ('definition',
         CASE WHEN c.relkind = 'S' THEN
             (SELECT pg_catalog.format('AS %s START %s INCREMENT %s MINVALUE %s MAXVALUE %s CACHE %s%s',
@@ -41,5 +42,6 @@ CROSS JOIN LATERAL (VALUES
              FROM pg_catalog.pg_sequence s WHERE s.seqrelid = c.oid) END)
 ) AS p(prop, value)
 WHERE n.nspname = $1
+  AND c.oid <> ALL ($2::pg_catalog.oid[])
   AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
   AND p.value IS NOT NULL

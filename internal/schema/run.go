@@ -25,14 +25,25 @@ type Options struct {
 
 // Table is the outcome for one table: its structural differences and its data comparison.
 //
-// Status is failed when the data comparison failed; else differ when the structure or the data
-// differs (a table missing on a node differs); else skipped when the data was not compared
-// (--skip-tables, a partition); else identical.
+// Status is failed when its structure could not be read on some node (Failures) or its data
+// comparison failed; else differ when the structure or the data differs (a table missing on a
+// node differs); else skipped when the data was not compared (--skip-tables, a partition); else
+// identical.
 type Table struct {
 	Name      string       `json:"name"`
 	Status    string       `json:"status"`
 	Structure []Difference `json:"structure"`
+	Failures  []Failure    `json:"failures,omitempty"`
 	Data      Data         `json:"data"`
+}
+
+// Failure is an object whose structure could not be read on a node, and why (another session
+// holds a lock on a relation it needs). The object is not compared; the run fails (exit 3).
+type Failure struct {
+	Kind   string `json:"kind"`
+	Object string `json:"object"`
+	Node   string `json:"node"`
+	Reason string `json:"reason"`
 }
 
 // Result is the outcome of a schema comparison.
@@ -41,8 +52,11 @@ type Result struct {
 	Nodes  []string `json:"nodes"`
 	// Structure holds every structural difference, tables' included, in a stable order.
 	Structure []Difference `json:"structure"`
-	Tables    []Table      `json:"tables"`
-	Sequences []Sequence   `json:"sequences"`
+	// Failures holds every object whose structure could not be read on some node, tables'
+	// included, in the order of Structure (then by node).
+	Failures  []Failure  `json:"failures"`
+	Tables    []Table    `json:"tables"`
+	Sequences []Sequence `json:"sequences"`
 }
 
 // Differs reports whether anything differs: structure, data, or a sequence behind its key.
@@ -58,8 +72,33 @@ func (r *Result) Differs() bool {
 	return false
 }
 
-// Failed returns the tables whose data comparison failed.
+// Failed returns the tables that failed: their structure could not be read on some node, or
+// their data comparison failed.
 func (r *Result) Failed() []string { return failedTables(r.Tables) }
+
+// FailedObjects returns the other objects that could not be read or checked on some node, as
+// "kind name": views, functions, sequences, publications… (a failed table is in Failed).
+func (r *Result) FailedObjects() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, f := range r.Failures {
+		if f.Kind != KindTable {
+			add(f.Kind + " " + f.Object)
+		}
+	}
+	for _, s := range r.Sequences {
+		if s.Failed() {
+			add(KindSequence + " " + s.Name)
+		}
+	}
+	return out
+}
 
 // tablesDiffer reports whether any table's data differs.
 func tablesDiffer(tables []Table) bool {
@@ -99,7 +138,7 @@ func Run(ctx context.Context, pools cluster.Pools, o Options) (*Result, error) {
 		}
 		skip[name] = true
 	}
-	res := &Result{Schema: o.Schema, Nodes: nodes, Structure: Compare(nodes, snaps), Tables: []Table{}}
+	res := &Result{Schema: o.Schema, Nodes: nodes, Structure: Compare(nodes, snaps), Failures: failures(nodes, snaps), Tables: []Table{}}
 	if res.Structure == nil {
 		res.Structure = []Difference{}
 	}
@@ -114,6 +153,11 @@ func Run(ctx context.Context, pools cluster.Pools, o Options) (*Result, error) {
 				t.Structure = append(t.Structure, d)
 			}
 		}
+		for _, f := range res.Failures {
+			if f.Kind == KindTable && f.Object == name {
+				t.Failures = append(t.Failures, f)
+			}
+		}
 		res.Tables = append(res.Tables, t)
 		jobs[i] = tableJob{name: name, skip: skipReason(nodes, snaps, name, skip[name], o.DDLOnly)}
 	}
@@ -124,15 +168,41 @@ func Run(ctx context.Context, pools cluster.Pools, o Options) (*Result, error) {
 	for i := range res.Tables {
 		t := &res.Tables[i]
 		t.Data = data[i]
-		t.Status = tableStatus(len(t.Structure) > 0, t.Data, o.DDLOnly)
+		t.Status = tableStatus(len(t.Structure) > 0, len(t.Failures) > 0, t.Data, o.DDLOnly)
 	}
 	return res, nil
 }
 
+// failures lists the objects whose structure could not be read, per node, in the order of
+// Compare.
+func failures(nodes []string, snaps []*Snapshot) []Failure {
+	out := []Failure{}
+	for i, s := range snaps {
+		for id, reason := range s.Failed {
+			out = append(out, Failure{Kind: id.Kind, Object: id.Name, Node: nodes[i], Reason: reason})
+		}
+	}
+	order := map[string]int{}
+	for i, n := range nodes {
+		order[n] = i
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Kind != b.Kind {
+			return kindOrder(a.Kind) < kindOrder(b.Kind)
+		}
+		if a.Object != b.Object {
+			return a.Object < b.Object
+		}
+		return order[a.Node] < order[b.Node]
+	})
+	return out
+}
+
 // tableStatus combines a table's structure and data outcome (see Table).
-func tableStatus(structureDiffers bool, d Data, ddlOnly bool) string {
+func tableStatus(structureDiffers, structureFailed bool, d Data, ddlOnly bool) string {
 	switch {
-	case d.Status == StatusFailed:
+	case structureFailed || d.Status == StatusFailed:
 		return StatusFailed
 	case structureDiffers || d.Status == StatusDiffer:
 		return StatusDiffer
@@ -146,13 +216,17 @@ func tableStatus(structureDiffers bool, d Data, ddlOnly bool) string {
 // skipReason says why a table's data is not compared, or "" when it is.
 func skipReason(nodes []string, snaps []*Snapshot, name string, skipped, ddlOnly bool) string {
 	id := ObjectID{KindTable, name}
-	var lack []string
+	var lack, failed []string
 	for i, s := range snaps {
-		if _, ok := s.Objects[id]; !ok {
+		if _, ok := s.Failed[id]; ok {
+			failed = append(failed, nodes[i])
+		} else if _, ok := s.Objects[id]; !ok {
 			lack = append(lack, nodes[i])
 		}
 	}
 	switch {
+	case len(failed) > 0:
+		return "structure not read on " + strings.Join(failed, ", ")
 	case len(lack) > 0:
 		return "missing on " + strings.Join(lack, ", ")
 	case ddlOnly:
@@ -230,19 +304,27 @@ func columnsDiffer(nodes []string, snaps []*Snapshot, table string) string {
 }
 
 func anyHasTable(snaps []*Snapshot, name string) bool {
+	id := ObjectID{KindTable, name}
 	for _, s := range snaps {
-		if _, ok := s.Objects[ObjectID{KindTable, name}]; ok {
+		_, ok := s.Objects[id]
+		_, failed := s.Failed[id]
+		if ok || failed {
 			return true
 		}
 	}
 	return false
 }
 
-// tableNames returns the tables of any node, sorted.
+// tableNames returns the tables of any node, sorted (those whose structure failed included).
 func tableNames(snaps []*Snapshot) []string {
 	seen := map[string]bool{}
 	for _, s := range snaps {
 		for id := range s.Objects {
+			if id.Kind == KindTable {
+				seen[id.Name] = true
+			}
+		}
+		for id := range s.Failed {
 			if id.Kind == KindTable {
 				seen[id.Name] = true
 			}
@@ -256,6 +338,10 @@ func tableNames(snaps []*Snapshot) []string {
 	return out
 }
 
+// lockRetries is how many times loadAll reads a node again when a lock another session took
+// after Load looked (probeLocks) made a read give up at lock_timeout: the next read sees it.
+const lockRetries = 3
+
 // loadAll reads the structure and the sequences of schema on every node at once, each node
 // inside one read-only repeatable-read transaction.
 func loadAll(ctx context.Context, pools cluster.Pools, schema string) ([]*Snapshot, [][]seqState, error) {
@@ -265,15 +351,22 @@ func loadAll(ctx context.Context, pools cluster.Pools, schema string) ([]*Snapsh
 	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range pools {
 		g.Go(func() error {
-			err := pgx.BeginTxFunc(gctx, p, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			read := func(tx pgx.Tx) error {
 				s, ok, err := Load(gctx, tx, p.Node.Name, schema)
 				if err != nil || !ok {
 					return err
 				}
 				snaps[i], found[i] = s, true
-				seqs[i], err = loadSequences(gctx, tx, schema)
+				seqs[i], err = loadSequences(gctx, tx, schema, s.locks)
 				return err
-			})
+			}
+			var err error
+			for try := 1; ; try++ {
+				err = pgx.BeginTxFunc(gctx, p, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, read)
+				if !isLockTimeout(err) || try == lockRetries {
+					break
+				}
+			}
 			if err != nil {
 				return &cluster.NodeError{Node: p.Node.Name, Err: err}
 			}

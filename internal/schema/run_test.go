@@ -137,6 +137,22 @@ func TestRunIdenticalAndDDLOnly(t *testing.T) {
 			}
 		}
 	}
+	// The view's query and the function's CREATE statement differ on n2 alone: a unified diff
+	// from n1 to n2 each, none for n3 (same as n1).
+	diffs := map[string]map[string]string{}
+	for _, d := range res.Structure {
+		if d.Diffs != nil {
+			diffs[d.Kind+" "+d.Object+" "+d.Property] = d.Diffs
+		}
+	}
+	wantDiffs := map[string]map[string]string{
+		"view v definition md5": {"n2": "--- n1\n+++ n2\n@@ -1,2 +1,3 @@\n- SELECT t.id\n+ SELECT t.id,\n+    t.m\n    FROM s.t;\n"},
+		"function f(a integer) body md5": {"n2": "--- n1\n+++ n2\n@@ -1,4 +1,4 @@\n CREATE OR REPLACE FUNCTION s.f(a integer)\n  RETURNS integer\n  LANGUAGE sql\n" +
+			"-AS $function$SELECT a + 1$function$\n+AS $function$SELECT a + 2$function$\n"},
+	}
+	if !reflect.DeepEqual(diffs, wantDiffs) {
+		t.Errorf("definition diffs:\n got %q\nwant %q", diffs, wantDiffs)
+	}
 	if tb := res.Tables[0]; tb.Status != StatusDiffer || tb.Data.Status != StatusSkipped || tb.Data.Reason != "--ddl-only" {
 		t.Errorf("ddl-only table: %+v", tb)
 	}

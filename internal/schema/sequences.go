@@ -38,6 +38,19 @@ type SequenceState struct {
 	Increment int64 `json:"increment"`
 	// IsBehind is set when NextValue is not past MaxKey: nextval would return an existing key.
 	IsBehind bool `json:"behind"`
+	// Error says why the sequence's state or its column's largest key was not read on this node
+	// (another session holds a lock); the sequence is then not checked there.
+	Error string `json:"error,omitempty"`
+}
+
+// Failed reports whether the sequence could not be checked on some node (State.Error).
+func (s Sequence) Failed() bool {
+	for _, st := range s.Nodes {
+		if st.Error != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Behind reports whether the sequence is behind its column's largest key on any node.
@@ -63,14 +76,17 @@ type seqState struct {
 	// last_value as null both before the first nextval and after RESTART or setval(…, false),
 	// when the next value is last_value rather than start_value.
 	next int64
+	// err says why the state (or the largest key) was not read: a lock.
+	err string
 }
 
 func (s seqState) owned() bool { return s.table != nil && s.column != nil }
 
 // loadSequences reads the schema's sequences on one node and the largest value of each owning
-// column.
-func loadSequences(ctx context.Context, q Querier, schema string) ([]seqState, error) {
-	rows, err := q.Query(ctx, sequencesSQL, schema)
+// column, except what would wait for a lock another session holds (l, from probeLocks): such a
+// sequence carries the reason instead.
+func loadSequences(ctx context.Context, q Querier, schema string, l *locks) ([]seqState, error) {
+	rows, err := q.Query(ctx, sequencesSQL, schema, l.relations)
 	if err != nil {
 		return nil, fmt.Errorf("read sequences of schema %s: %w", schema, err)
 	}
@@ -82,8 +98,16 @@ func loadSequences(ctx context.Context, q Querier, schema string) ([]seqState, e
 	if err != nil {
 		return nil, fmt.Errorf("read sequences of schema %s: %w", schema, err)
 	}
+	for id, reason := range l.failed {
+		if id.Kind == KindSequence {
+			out = append(out, seqState{name: id.Name, err: "state not read: " + reason})
+		}
+	}
 	for i := range out {
 		s := &out[i]
+		if s.err != "" {
+			continue
+		}
 		var last int64
 		var called bool
 		if err := q.QueryRow(ctx, seqStateSQL(schema, s.name)).Scan(&last, &called); err != nil {
@@ -94,6 +118,10 @@ func loadSequences(ctx context.Context, q Querier, schema string) ([]seqState, e
 			s.next = last + s.increment
 		}
 		if !s.owned() || s.numeric == nil || !*s.numeric {
+			continue
+		}
+		if reason, ok := l.largestKey[s.name]; ok {
+			s.err = "largest key not read: " + reason
 			continue
 		}
 		sql, args := maxKeySQL(*s.ownerSchema, *s.table, *s.relkind, *s.column)
@@ -139,8 +167,8 @@ func compareSequences(nodes []string, perNode [][]seqState) []Sequence {
 			if seq.OwnedBy == "" && s.owned() {
 				seq.OwnedBy = *s.ownerSchema + "." + *s.table + "." + *s.column
 			}
-			st := &SequenceState{LastValue: s.last, NextValue: s.next, MaxKey: s.maxKey, Increment: s.increment}
-			st.IsBehind = s.increment > 0 && s.maxKey != nil && st.NextValue <= *s.maxKey
+			st := &SequenceState{LastValue: s.last, NextValue: s.next, MaxKey: s.maxKey, Increment: s.increment, Error: s.err}
+			st.IsBehind = s.err == "" && s.increment > 0 && s.maxKey != nil && st.NextValue <= *s.maxKey
 			seq.Nodes[nodes[i]] = st
 		}
 	}

@@ -1,5 +1,6 @@
 -- User triggers with their enabled state: for logical replication it matters whether a trigger
 -- fires on the subscriber's apply worker (ENABLE REPLICA / ALWAYS) or not (ENABLE = origin only).
+-- Deparsing waits for a lock on the table: tables in $2 are left out (see locks.sql).
 SELECT 'table',
        c.relname::text,
        'trigger ' || pg_catalog.quote_ident(t.tgname),
@@ -9,4 +10,4 @@ SELECT 'table',
 FROM pg_catalog.pg_trigger t
 JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND NOT t.tgisinternal
+WHERE n.nspname = $1 AND NOT t.tgisinternal AND c.oid <> ALL ($2::pg_catalog.oid[])
