@@ -82,15 +82,7 @@ func (d dialect) time(t time.Time) any {
 	return t.Format(timeLayout)
 }
 
-// nullTime returns time(t), or NULL for the zero time.
-func (d dialect) nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return d.time(t)
-}
-
-// tableExistsSQL returns a query telling whether the store's table exists.
+// tableExists tells whether the store has the named table.
 func (d dialect) tableExists(ctx context.Context, q querier, name string) (bool, error) {
 	var n int
 	var err error
