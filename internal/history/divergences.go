@@ -227,17 +227,21 @@ func (s *Store) RecordRepair(ctx context.Context, runID int64, cluster, table st
 		for _, k := range keys {
 			args = append(args, k)
 		}
+		var m int64
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, s.d.sql(q), args...)
 			if err != nil {
 				return err
 			}
-			m, err := res.RowsAffected()
-			n += m
+			m, err = res.RowsAffected()
 			return err
 		})
+		if err != nil {
+			return err
+		}
+		n += m
 		clear(batch)
-		return err
+		return nil
 	}
 	for k := range keys {
 		var key string
