@@ -1,7 +1,12 @@
-// Command pgparity-pkg builds pgparity's .deb and .rpm packages with nfpm, used as a library:
-// the binary, a man page per command and bash, zsh and fish completions generated from the
-// command definitions, the license and the docs, as packaging/nfpm.yaml lists them. `make
-// package` builds the binary and runs it from the repository root.
+// Command packaging builds pgparity's .deb and .rpm packages with nfpm, used as a library: the
+// binary, a man page per command and bash, zsh and fish completions generated from the command
+// definitions, the license and the docs, as nfpm.yaml lists them. `make package` builds the
+// binary and runs this command in this directory.
+//
+// This directory is a module of its own, so that nfpm and its dependencies (go-git, OpenPGP,
+// compressors: some 190 packages) are neither dependencies of pgparity nor built, vetted and
+// race-tested by the main module's make test; the replace directive in go.mod points it at the
+// pgparity of this checkout.
 package main
 
 import (
@@ -32,18 +37,18 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.bin, "bin", "dist/pgparity", "pgparity `binary` built for -arch")
+	flag.StringVar(&o.bin, "bin", "../dist/pgparity", "pgparity `binary` built for -arch")
 	flag.StringVar(&o.version, "version", "", "the binary's `version`: git describe --tags --always --dirty")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "GOARCH the binary was built for")
-	flag.StringVar(&o.config, "config", "packaging/nfpm.yaml", "nfpm configuration; its relative paths are relative to the working directory")
-	flag.StringVar(&o.out, "out", "dist", "`directory` for the packages")
+	flag.StringVar(&o.config, "config", "nfpm.yaml", "nfpm configuration; its relative paths are relative to the working directory")
+	flag.StringVar(&o.out, "out", "../dist", "`directory` for the packages")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "pgparity-pkg: unexpected arguments %q\n", flag.Args())
+		fmt.Fprintf(os.Stderr, "packaging: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "pgparity-pkg:", err)
+		fmt.Fprintln(os.Stderr, "packaging:", err)
 		os.Exit(1)
 	}
 }
@@ -83,7 +88,7 @@ func build(o options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	stage, err := os.MkdirTemp("", "pgparity-pkg-")
+	stage, err := os.MkdirTemp("", "pgparity-packaging-")
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/pgparity/pgparity/internal/cli"
 )
 
-// Where writeDocs puts what it generates, below its directory; packaging/nfpm.yaml installs
-// each from there.
+// Where writeDocs puts what it generates, below its directory; nfpm.yaml installs each from
+// there.
 const (
 	manDir        = "man1"     // pgparity.1.gz, pgparity-table-diff.1.gz, ...
 	completionDir = "complete" // bash, zsh and fish scripts, named as each shell looks them up
