@@ -40,9 +40,10 @@ func TestSourceOfTruthConverges(t *testing.T) {
 	}
 	wantRows(t, "first rows", before[:5], basicWant)
 	// table-rerun on the same diff file now finds nothing.
-	nd, err := diff.Rerun(testContext(t), pools, d, "test")
-	if err != nil || len(nd.Rows) != 0 {
-		t.Fatalf("rerun: %v, %d rows", err, len(nd.Rows))
+	c := &report.Collector{}
+	_, err := diff.Rerun(testContext(t), pools, report.FromDiff(d), "test", c)
+	if err != nil || len(c.Diff.Rows) != 0 {
+		t.Fatalf("rerun: %v, %+v", err, c.Diff)
 	}
 }
 
