@@ -52,7 +52,7 @@ func TestUnknownSourceIsInputError(t *testing.T) {
 	pools := connect(t, db)
 	d, _ := takeDiff(t, pools, "public", "t")
 	before := table(t, db, "n2", "public.t", "id")
-	_, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n9"}, applyOpts(t), "test")
+	_, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n9"}, applyOpts(t), "test")
 	if !fault.IsInput(err) {
 		t.Fatalf("want input error, got %v", err)
 	}
@@ -92,7 +92,7 @@ func testStaleGuard(t *testing.T, edit func(d *report.Diff)) {
 	// n3 deleted row 4.
 	db.Exec(t, `UPDATE t SET v = 'late' WHERE id = 2; INSERT INTO t VALUES (3, 'late3', 0); UPDATE t SET v = 'late21' WHERE id = 21`, "n2")
 	db.Exec(t, `DELETE FROM t WHERE id = 4`, "n3")
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
 	if !errors.Is(err, fault.ErrDiffer) || res.Status != StatusUnresolved {
 		t.Fatalf("want ErrDiffer and status unresolved, got %v / %s", err, res.Status)
 	}
@@ -124,7 +124,7 @@ func TestNoStaleGuard(t *testing.T) {
 	db.Exec(t, `DELETE FROM t WHERE id = 4`, "n3")
 	ao := applyOpts(t)
 	ao.NoStaleGuard = true
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
 	if !errors.Is(err, fault.ErrDiffer) {
 		t.Fatalf("want ErrDiffer, got %v", err)
 	}
@@ -180,7 +180,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	before := snap()
 	ao := ApplyOptions{DryRun: true}
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
 	if err != nil || res.Status != StatusDryRun || res.Verify != nil || res.UndoFile != "" {
 		t.Fatalf("dry run: %v, status %s, verify %v, undo %q", err, res.Status, res.Verify, res.UndoFile)
 	}

@@ -21,7 +21,9 @@ const (
 	aliasCur = "pgparity_c" // the current row (keyed), current copies per hash (whole-row)
 )
 
-// Temporary tables of one repair transaction (ON COMMIT DROP, in the session's own pg_temp).
+// Temporary tables of one repair transaction (ON COMMIT DROP, in the session's own pg_temp),
+// created once per node and emptied (TRUNCATE, in place: they were created in the transaction)
+// between batches.
 var (
 	tempOps   = pgx.Identifier{"pg_temp", "pgparity_repair_ops"}.Sanitize()
 	tempNew   = pgx.Identifier{"pg_temp", "pgparity_repair_new"}.Sanitize()
@@ -36,6 +38,7 @@ type statements struct {
 	cols   []catalog.Column // written columns, in diff order (key included)
 	key    []catalog.Column // key columns in key order; empty in whole-row mode
 	strict bool
+	keyPos []int  // per written column, its position in the key, -1 for non-key columns
 	ord    string // quoted name of the change number column of the temp tables
 	kind   string // quoted name of the change kind column
 	mask   string // quoted name of the column saying which columns an update sets
@@ -53,7 +56,16 @@ func newStatements(t *catalog.Table, cols, key []catalog.Column, strict bool) *s
 		names[base] = true
 		return pgx.Identifier{base}.Sanitize()
 	}
-	return &statements{table: t, cols: cols, key: key, strict: strict,
+	keyPos := make([]int, len(cols))
+	for i, c := range cols {
+		keyPos[i] = -1
+		for k, kc := range key {
+			if kc.Name == c.Name {
+				keyPos[i] = k
+			}
+		}
+	}
+	return &statements{table: t, cols: cols, key: key, strict: strict, keyPos: keyPos,
 		ord: unique("pgparity_ord"), kind: unique("pgparity_kind"), mask: unique("pgparity_mask")}
 }
 

@@ -45,12 +45,66 @@ func jsonKinds(cols []catalog.Column) []jsonKind {
 
 // appendUndoHead starts an entry: {"node":..,"op":..,"key":{..}
 func appendUndoHead(b []byte, node string, op Kind, key report.Record) ([]byte, error) {
+	b = appendUndoOp(b, node, op)
+	return appendRecord(b, key)
+}
+
+// appendUndoOp starts an entry up to its key: {"node":..,"op":..,"key":
+func appendUndoOp(b []byte, node string, op Kind) []byte {
 	b = append(b, `{"node":`...)
 	b = appendJSONString(b, node)
 	b = append(b, `,"op":`...)
 	b = appendJSONString(b, string(op))
-	b = append(b, `,"key":`...)
-	return appendRecord(b, key)
+	return append(b, `,"key":`...)
+}
+
+// appendKeyTexts appends a key given as texts (in key order, never NULL) as a JSON object.
+func appendKeyTexts(b []byte, key []catalog.Column, kinds []jsonKind, texts []string) []byte {
+	b = append(b, '{')
+	for i, c := range key {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, c.Name)
+		b = append(b, ':')
+		var t string
+		if i < len(texts) {
+			t = texts[i]
+		}
+		b = appendKind(b, kinds[i], t)
+	}
+	return append(b, '}')
+}
+
+// appendStrs appends a row given as texts by column position (nil = NULL) as a JSON object, the
+// values converted as encode.JSONValue does.
+func appendStrs(b []byte, cols []catalog.Column, kinds []jsonKind, vals []*string) []byte {
+	b = append(b, '{')
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, c.Name)
+		b = append(b, ':')
+		if i >= len(vals) || vals[i] == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = appendKind(b, kinds[i], *vals[i])
+	}
+	return append(b, '}')
+}
+
+// appendKind appends a non-NULL text as the JSON value of its kind. A text that is not a valid
+// JSON number (it always is for the integer types that get jsonNumber) is written as a string.
+func appendKind[T ~string | ~[]byte](b []byte, k jsonKind, t T) []byte {
+	switch {
+	case k == jsonNumber && validNumber(t):
+		return append(b, t...)
+	case k == jsonBool:
+		return strconv.AppendBool(b, string(t) == "true")
+	}
+	return appendJSONString(b, t)
 }
 
 // appendRecord appends a diff record as a JSON object in column order.
@@ -95,16 +149,10 @@ func appendTexts(b []byte, cols []catalog.Column, kinds []jsonKind, texts [][]by
 		}
 		b = appendJSONString(b, c.Name)
 		b = append(b, ':')
-		t := texts[i]
-		switch {
-		case t == nil:
+		if t := texts[i]; t == nil {
 			b = append(b, "null"...)
-		case kinds[i] == jsonNumber:
-			b = append(b, t...)
-		case kinds[i] == jsonBool:
-			b = strconv.AppendBool(b, string(t) == "true")
-		default:
-			b = appendJSONString(b, t)
+		} else {
+			b = appendKind(b, kinds[i], t)
 		}
 	}
 	return append(b, '}')
@@ -168,7 +216,7 @@ func rawInt8(b []byte, format int16) (int64, error) {
 }
 
 // validNumber reports whether s is a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func validNumber(s string) bool {
+func validNumber[T ~string | ~[]byte](s T) bool {
 	i := 0
 	digits := func() int {
 		n := 0
