@@ -154,9 +154,14 @@ func (e *engine) run(ctx context.Context, next batches) error {
 		e.dropUndo(cause)
 		return cause
 	}
-	var errs []error
+	var errs []error // the failed node's first
 	for _, w := range e.works {
-		if w != nil && w.err != nil {
+		if w != nil && w.err != nil && w.node == failed {
+			errs = append(errs, w.err)
+		}
+	}
+	for _, w := range e.works {
+		if w != nil && w.err != nil && w.node != failed {
 			errs = append(errs, w.err)
 		}
 	}
@@ -244,7 +249,9 @@ func (e *engine) start(ctx context.Context, i int) (*nodeWork, error) {
 		w.started = time.Now()
 		if err := w.prepare(ctx); err != nil {
 			w.err = err
-			e.fail(w.node)
+			if ctx.Err() == nil { // else it stopped because the repair did, elsewhere
+				e.fail(w.node)
+			}
 		}
 		for range w.batches { // after a failure: let the dispatcher go on to its end
 		}
@@ -281,17 +288,17 @@ func (e *engine) dropUndo(cause error) {
 
 // nodeWork is one node's part of a repair.
 type nodeWork struct {
-	node     string
-	pool     *cluster.Pool
-	plan     *Plan // the repair's header
-	opts     ApplyOptions
-	res      *NodeResult
-	st       *statements
-	kinds    []jsonKind  // of st.cols
-	keyKinds []jsonKind  // of st.key
-	undo     *undoWriter // the repair's undo file (nil: dry run)
-	us       *undoStream // this node's entries on their way to it
-	batches  chan *nodeBatch
+	node    string
+	pool    *cluster.Pool
+	plan    *Plan // the repair's header
+	opts    ApplyOptions
+	res     *NodeResult
+	st      *statements
+	row     *jsonRow    // encodes rows of st.cols for the undo file
+	keyRow  *jsonRow    // encodes keys (st.key)
+	undo    *undoWriter // the repair's undo file (nil: dry run)
+	us      *undoStream // this node's entries on their way to it
+	batches chan *nodeBatch
 
 	changes []Change        // the batch being applied
 	masks   []byte          // keyed: per change and column, '1' where an update sets the column
@@ -338,7 +345,7 @@ func (w *nodeWork) preflight(ctx context.Context) (string, error) {
 		key = append(key, c)
 	}
 	w.st = newStatements(t, cols, key, p.Strict)
-	w.kinds, w.keyKinds = jsonKinds(cols), jsonKinds(key)
+	w.row, w.keyRow = newJSONRow(cols), newJSONRow(key)
 
 	warning := ""
 	var super bool
@@ -390,6 +397,7 @@ func (w *nodeWork) prepare(ctx context.Context) error {
 	}
 	keyed := len(w.st.key) > 0
 	for b := range w.batches {
+		w.step("wait for the batch (read and plan)")
 		w.changes = b.changes
 		var err error
 		if keyed {
@@ -544,10 +552,13 @@ func (w *nodeWork) finish(ctx context.Context, commit bool, failed, why string) 
 		}
 	}()
 	if w.err != nil {
-		if failed != "" && failed != w.node && errors.Is(w.err, context.Canceled) && ctx.Err() == nil {
-			w.err = &cluster.NodeError{Node: w.node, Err: fmt.Errorf("rolled back: %s", why)}
-		}
 		w.rollback(ctx)
+		if why != "" && failed != w.node && errors.Is(w.err, context.Canceled) {
+			// Stopped because the repair stopped elsewhere: nothing failed here.
+			w.err = &cluster.NodeError{Node: w.node, Err: fmt.Errorf("rolled back: %s", why)}
+			w.status("rolled back")
+			return
+		}
 		w.status("failed")
 		return
 	}

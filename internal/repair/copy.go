@@ -77,13 +77,16 @@ func (l *line) bytes(b []byte) {
 	l.b = append(l.b, b...)
 }
 
-// copyIn streams n lines, built by fill, into a COPY ... FROM STDIN statement.
-func copyIn(ctx context.Context, tx pgx.Tx, sql string, n int, fill func(i int, l *line) error) error {
+// copyIn streams n lines, built by fill, into a COPY ... FROM STDIN statement and returns the
+// number of rows copied. fill runs on another goroutine, which has ended when copyIn returns.
+func copyIn(ctx context.Context, tx pgx.Tx, sql string, n int, fill func(i int, l *line) error) (int64, error) {
 	if n == 0 {
-		return nil
+		return 0, nil
 	}
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		l := &line{b: make([]byte, 0, 1<<16)}
 		for i := 0; i < n; i++ {
 			l.first = true
@@ -101,9 +104,10 @@ func copyIn(ctx context.Context, tx pgx.Tx, sql string, n int, fill func(i int, 
 		}
 		pw.Close()
 	}()
-	_, err := tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
 	pr.Close() // unblocks the writer when COPY failed early
-	return err
+	<-done
+	return tag.RowsAffected(), err
 }
 
 // recordOf turns column texts into a diff file record.

@@ -39,7 +39,7 @@ func (w *nodeWork) applyKeyed(ctx context.Context) error {
 	if err := w.empty(ctx, tempOps, tempNew); err != nil {
 		return err
 	}
-	err := copyIn(ctx, w.tx, st.copyKeyedOps(), len(w.changes), func(i int, l *line) error {
+	_, err := copyIn(ctx, w.tx, st.copyKeyedOps(), len(w.changes), func(i int, l *line) error {
 		c := &w.changes[i]
 		l.int(int64(i))
 		if len(c.Key) != len(st.key) {
@@ -74,10 +74,12 @@ func (w *nodeWork) applyKeyed(ctx context.Context) error {
 		w.res.Deleted += want[actDelete]
 		return nil
 	}
-	if err := w.loadWrites(ctx, actions, want[actInsert]+want[actUpdate]+want[actDelete]); err != nil {
-		return fmt.Errorf("load rows to write: %w", err)
+	if want[actUpdate]+want[actDelete] > 0 {
+		if err := w.loadWrites(ctx, actions, want[actUpdate]+want[actDelete]); err != nil {
+			return fmt.Errorf("load rows to write: %w", err)
+		}
+		w.step("copy rows to update or delete")
 	}
-	w.step("copy rows to write")
 	// Deletes first, inserts last: a row deleted and another inserted may share a unique value.
 	for _, s := range []struct {
 		act action
@@ -86,7 +88,6 @@ func (w *nodeWork) applyKeyed(ctx context.Context) error {
 	}{
 		{actDelete, st.remove(), &w.res.Deleted},
 		{actUpdate, st.update(w.columnsSet(actions)), &w.res.Updated},
-		{actInsert, st.insert(), &w.res.Inserted},
 	} {
 		kind := actionKind[s.act]
 		if want[s.act] == 0 {
@@ -102,7 +103,40 @@ func (w *nodeWork) applyKeyed(ctx context.Context) error {
 		*s.n += tag.RowsAffected()
 		w.step(string(kind) + " rows")
 	}
+	if want[actInsert] > 0 {
+		n, err := w.insertRows(ctx, actions, want[actInsert])
+		if err != nil {
+			return fmt.Errorf("insert rows: %w", err)
+		}
+		if n != want[actInsert] {
+			return fmt.Errorf("insert rows: %d changed, %d expected", n, want[actInsert])
+		}
+		w.res.Inserted += n
+		w.step("insert rows")
+	}
 	return nil
+}
+
+// insertRows copies the rows to insert straight into the table: one pass, as a plain COPY of the
+// rows would be. COPY writes identity columns as given (as OVERRIDING SYSTEM VALUE does) and fires
+// triggers as INSERT does; a key inserted meanwhile by someone else (a row the guard could not
+// lock, being absent) fails the node on the key's unique index, as INSERT would. The undo entries
+// of the inserts are written as their rows are sent, while the node is busy storing them.
+func (w *nodeWork) insertRows(ctx context.Context, actions []action, n int64) (int64, error) {
+	idx := make([]int, 0, n)
+	for i, a := range actions {
+		if a == actInsert {
+			idx = append(idx, i)
+		}
+	}
+	return copyIn(ctx, w.tx, w.st.copyInto(), len(idx), func(j int, l *line) error {
+		c := &w.changes[idx[j]]
+		if err := w.rowValues(l, c, c.New); err != nil {
+			return err
+		}
+		w.undoLine(c, actInsert, nil)
+		return nil
+	})
 }
 
 // hashes returns the hash of every change's expected and new row: the diff's where the plan has
@@ -132,7 +166,7 @@ func (w *nodeWork) hashes(ctx context.Context) (exp, nw []rowHash, err error) {
 	if err := w.empty(ctx, tempHash); err != nil {
 		return nil, nil, err
 	}
-	err = copyIn(ctx, w.tx, st.copyRows(tempHash), len(missing), func(j int, l *line) error {
+	_, err = copyIn(ctx, w.tx, st.copyRows(tempHash), len(missing), func(j int, l *line) error {
 		m := missing[j]
 		c := &w.changes[m.ord]
 		l.int(int64(m.ord))
@@ -331,9 +365,12 @@ func (g *guardState) resolve(ord int64, cur rowHash, texts [][]byte) error {
 		}
 		return nil
 	}
+	if a == actInsert {
+		return nil // its undo entry is written as the row is copied in (insertRows)
+	}
 	var before func([]byte) []byte
 	if texts != nil {
-		before = func(b []byte) []byte { return appendTexts(b, w.st.cols, w.kinds, texts) }
+		before = func(b []byte) []byte { return w.row.appendTexts(b, texts) }
 	}
 	w.undoLine(c, a, before)
 	return nil
@@ -428,14 +465,14 @@ func (w *nodeWork) undoLine(c *Change, a action, before func([]byte) []byte) {
 		return
 	}
 	b := appendUndoOp(w.us.buf, w.node, actionKind[a])
-	b = appendKeyTexts(b, w.st.key, w.keyKinds, c.Key)
+	b = w.keyRow.appendKey(b, c.Key)
 	if before != nil {
 		b = append(b, `,"before":`...)
 		b = before(b)
 	}
 	if a != actDelete && c.New != nil {
 		b = append(b, `,"after":`...)
-		b = appendStrs(b, w.st.cols, w.kinds, c.New)
+		b = w.row.appendStrs(b, c.New)
 	}
 	w.us.buf = append(b, '}')
 	w.us.endLine()
@@ -456,27 +493,23 @@ func (w *nodeWork) columnsSet(actions []action) []bool {
 	return used
 }
 
-// loadWrites copies the changes that passed the guard into tempNew: the new row of an insert or
-// update, only the key of a delete.
+// loadWrites copies the updates and deletes that passed the guard into tempNew: the key and the
+// columns set of an update, only the key of a delete.
 func (w *nodeWork) loadWrites(ctx context.Context, actions []action, n int64) error {
 	idx := make([]int, 0, n)
 	for i, a := range actions {
-		if a == actInsert || a == actUpdate || a == actDelete {
+		if a == actUpdate || a == actDelete {
 			idx = append(idx, i)
 		}
 	}
 	st := w.st
-	return copyIn(ctx, w.tx, st.copyRows(tempNew), len(idx), func(j int, l *line) error {
+	_, err := copyIn(ctx, w.tx, st.copyRows(tempNew), len(idx), func(j int, l *line) error {
 		ord := idx[j]
 		c := &w.changes[ord]
 		a := actions[ord]
 		l.int(int64(ord))
 		l.text(string(actionKind[a]))
-		switch a {
-		case actInsert:
-			l.null()
-			return w.rowValues(l, c, c.New)
-		case actUpdate:
+		if a == actUpdate {
 			// The key, and the columns the update sets; the others travel as NULL.
 			mask := w.masks[ord*len(st.cols):][:len(st.cols)]
 			l.bytes(mask)
@@ -502,6 +535,7 @@ func (w *nodeWork) loadWrites(ctx context.Context, actions []action, n int64) er
 		}
 		return nil
 	})
+	return err
 }
 
 func staleReason(absent, expectedAbsent bool) string {

@@ -173,12 +173,13 @@ func (s *statements) currentHashes() string {
 		" WHERE " + s.keyMatch(aliasT, aliasO) + " OFFSET 0) AS " + aliasCur + " WHERE " + aliasO + "." + s.ord + " = ANY($1::int8[])"
 }
 
-// insert, update and remove write the changes that passed the guard (the rows of tempNew), one
-// statement per kind.
-func (s *statements) insert() string {
-	return "INSERT INTO " + s.table.Ident() + " AS " + aliasT + " (" + colList(s.cols) + ") OVERRIDING SYSTEM VALUE SELECT " +
-		colRefs(aliasN, s.cols) + " FROM " + tempNew + " AS " + aliasN + " WHERE " + aliasN + "." + s.kind + " = 'insert'"
+// copyInto copies rows to insert straight into the table (a partitioned table routes them).
+func (s *statements) copyInto() string {
+	return "COPY " + s.table.Ident() + " (" + colList(s.cols) + ") FROM STDIN"
 }
+
+// update and remove write the updates and deletes that passed the guard (the rows of tempNew),
+// one statement per kind.
 
 // update sets the non-key columns whose bit in the row's mask is 1 (the columns whose text
 // differs from the new row's; the others keep their value, which is the new one already). Only
@@ -258,8 +259,6 @@ func (s *statements) wholeState(guard bool) string {
 		" WHEN x.kind = 'insert' AND x.target > x.cur THEN 'insert'" +
 		" WHEN x.kind = 'delete' AND x.target < x.cur THEN 'delete' ELSE 'stale' END AS action FROM (" + inner + ") AS x"
 }
-
-const wholeStates = "SELECT ord, action, cur, n FROM pg_temp.pgparity_repair_state"
 
 // wholeInsert inserts n copies of each row to insert.
 func (s *statements) wholeInsert() string {

@@ -20,7 +20,7 @@ import (
 func (w *nodeWork) loadWhole(ctx context.Context) error {
 	st := w.st
 	base := w.loaded
-	err := copyIn(ctx, w.tx, st.copyWholeOps(), len(w.changes), func(i int, l *line) error {
+	_, err := copyIn(ctx, w.tx, st.copyWholeOps(), len(w.changes), func(i int, l *line) error {
 		c := &w.changes[i]
 		if len(c.Key) != 1 {
 			return fmt.Errorf("diff entry %d: a whole-row change without its row hash", c.Row+1)
@@ -35,7 +35,7 @@ func (w *nodeWork) loadWhole(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load change list: %w", err)
 	}
-	err = copyIn(ctx, w.tx, st.copyRows(tempNew), len(w.changes), func(i int, l *line) error {
+	_, err = copyIn(ctx, w.tx, st.copyRows(tempNew), len(w.changes), func(i int, l *line) error {
 		c := &w.changes[i]
 		l.int(base + int64(i))
 		l.text(string(c.Kind))
