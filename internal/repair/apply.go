@@ -28,10 +28,15 @@ var paramPrivilegeSQL string
 //go:embed origin.sql
 var originSQL string
 
-// DefaultBatchSize is how many keys of the diff a repair plans and applies at a time (see
-// docs/repair.md for the measurement behind it): large enough that the fixed number of statements
-// per batch and node costs little, small enough that a batch of wide rows stays a few tens of MB.
-const DefaultBatchSize = 10000
+// DefaultBatchSize is how many keys of the diff a repair plans and applies at a time, unless
+// their values pass batchBytes first (see docs/repair.md for the measurement behind it): the
+// fixed number of statements per batch and node then costs little, and a batch of wide rows
+// stays a few MB.
+const DefaultBatchSize = 5000
+
+// batchBytes ends a batch early when its values (all versions of its keys, as text) add up to
+// it: rows of megabytes come a few at a time.
+const batchBytes = 16 << 20
 
 // ApplyOptions say how the changes are carried out.
 type ApplyOptions struct {
@@ -127,7 +132,7 @@ func (e *engine) run(ctx context.Context, next batches) error {
 	if e.undo != nil {
 		defer e.undo.close()
 	}
-	if ctx.Err() != nil && cause == nil {
+	if ctx.Err() != nil {
 		cause = fmt.Errorf("repair interrupted: %w", ctx.Err())
 	}
 	failed := e.failedNode()
@@ -176,6 +181,12 @@ func (e *engine) run(ctx context.Context, next batches) error {
 // a node failed, which the node reports).
 func (e *engine) dispatch(ctx context.Context, next batches) error {
 	for {
+		if ctx.Err() != nil {
+			if e.failedNode() != "" {
+				return nil
+			}
+			return ctx.Err()
+		}
 		p, err := next(ctx)
 		if err == io.EOF {
 			return nil

@@ -73,7 +73,7 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 	size := ao.batchSize()
 	next := func(ctx context.Context) (*Plan, error) {
 		batch := make([]report.Entry, 0, size)
-		for len(batch) < size {
+		for bytes := 0; len(batch) < size && bytes < batchBytes; {
 			e, err := src.Next()
 			if err == io.EOF {
 				break
@@ -83,6 +83,7 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 			}
 			if !e.Transient {
 				batch = append(batch, *e)
+				bytes += entryBytes(e)
 			}
 		}
 		if len(batch) == 0 {
@@ -138,6 +139,22 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 	}
 	res.Status = StatusRepaired
 	return res, nil
+}
+
+// entryBytes is the size of an entry's texts.
+func entryBytes(e *report.Entry) int {
+	n := 0
+	for _, k := range e.Key {
+		n += len(k)
+	}
+	for v := range e.Versions {
+		for _, t := range e.Versions[v].Values {
+			if t != nil {
+				n += len(*t)
+			}
+		}
+	}
+	return n
 }
 
 // verify re-reads every key of the diff on every node (as table-rerun does), streaming, and

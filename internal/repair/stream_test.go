@@ -423,3 +423,42 @@ func TestResultListsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestWideRowsBatchedByBytes: rows of a megabyte come a few per batch (batchBytes), whatever the
+// batch size in keys, so a batch's memory stays bounded.
+func TestWideRowsBatchedByBytes(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE t (id int PRIMARY KEY, v text);
+		INSERT INTO t SELECT i, repeat(md5(i::text), 32768) FROM generate_series(1, 20) i`)
+	db.Exec(t, `UPDATE t SET v = 'x' || v`, "n2")
+	pools := connect(t, db)
+	d, _ := takeDiff(t, pools, "public", "t")
+	// The batches the byte limit makes: each entry holds two versions of about 1 MB.
+	want, bytes := 1, 0
+	src := report.FromDiff(d)
+	for i := 0; i < len(d.Rows); i++ {
+		e, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes >= batchBytes {
+			want, bytes = want+1, 0
+		}
+		bytes += entryBytes(e)
+	}
+	ao := applyOpts(t)
+	ao.BatchSize = 0 // the default: far more keys than the byte limit lets in
+	batches := 0
+	ao.AfterBatch = func(_ context.Context, node string, batch int, _ uint32) error {
+		batches = batch
+		return nil
+	}
+	res := mustRepair(t, pools, d, Options{Mode: ModeSource, Source: "n1"}, ao)
+	if got, want := counts(res), "n1:0/0/0/0/0/false n2:0/20/0/0/0/true n3:0/0/0/0/0/false"; got != want {
+		t.Errorf("counts %s, want %s", got, want)
+	}
+	if batches != want || want < 3 {
+		t.Errorf("n2 applied %d batches, want %d (at least 3)", batches, want)
+	}
+	wantRows(t, "n2", dump(t, db, "n2", "SELECT md5(v) FROM t ORDER BY id"), dump(t, db, "n1", "SELECT md5(v) FROM t ORDER BY id"))
+}

@@ -222,12 +222,13 @@ func ReadUndoHeader(path string) (*UndoHeader, error) {
 
 // undoReader reads an undo file one line at a time.
 type undoReader struct {
-	path string
-	f    *os.File
-	br   *bufio.Reader
-	head UndoHeader
-	line []byte
-	n    int // lines read
+	path  string
+	f     *os.File
+	br    *bufio.Reader
+	head  UndoHeader
+	line  []byte
+	n     int // lines read
+	bytes int // bytes read
 }
 
 func openUndo(path string) (*undoReader, error) {
@@ -270,6 +271,7 @@ func (r *undoReader) readLine() ([]byte, error) {
 			continue
 		}
 		r.n++
+		r.bytes += len(r.line)
 		if n := len(r.line); n > 0 && r.line[n-1] == '\n' {
 			r.line = r.line[:n-1]
 		}
@@ -330,19 +332,6 @@ func undoStatuses(path string) (map[string]string, error) {
 			return nil, fault.Input("cannot read undo file %s: %v", path, err)
 		}
 	}
-}
-
-// Plan returns the undo as an in-memory plan (see undoPlanner).
-func (u *UndoFile) Plan() (*Plan, error) {
-	up := &undoPlanner{head: u.Header.plan(), status: u.Status}
-	p := up.head.header()
-	p.Changes = map[string][]Change{}
-	for i := range u.Entries {
-		if err := up.add(p, i+2, &u.Entries[i]); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
 }
 
 func (h *UndoHeader) plan() *Plan {
@@ -459,7 +448,7 @@ func Undo(ctx context.Context, pools cluster.Pools, path string, ao ApplyOptions
 	next := func(context.Context) (*Plan, error) {
 		p := up.head.header()
 		p.Changes = map[string][]Change{}
-		for n := 0; n < size; {
+		for n, start := 0, r.bytes; n < size && r.bytes-start < batchBytes; {
 			e, err := r.next()
 			if err == io.EOF {
 				break

@@ -2,7 +2,6 @@ package repair
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -170,6 +169,3 @@ func (s *statements) wholeStates() string {
 		" FROM " + tempState + " AS " + aliasS + " JOIN " + tempOps + " AS " + aliasO + " ON " + aliasO + "." + s.ord + " = " + aliasS + ".ord" +
 		" JOIN " + tempNew + " AS " + aliasN + " ON " + aliasN + "." + s.ord + " = " + aliasS + ".ord ORDER BY " + aliasS + ".ord"
 }
-
-// jsonHash renders a row hash as the JSON number diff files use.
-func jsonHash(h int64) json.Number { return json.Number(strconv.FormatInt(h, 10)) }
