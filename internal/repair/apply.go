@@ -171,7 +171,9 @@ func (e *engine) run(ctx context.Context, next batches) error {
 		}
 	}
 	if len(errs) > 0 {
-		return cluster.JoinErrors(errs)
+		err := cluster.JoinErrors(errs)
+		e.dropUndo(err)
+		return err
 	}
 	return nil
 }
@@ -285,10 +287,10 @@ func (e *engine) failedNode() string {
 	return e.failed
 }
 
-// dropUndo removes the undo file of a repair that stopped on bad input before any node could
-// commit: it holds nothing to undo, and bad input leaves no files behind.
+// dropUndo removes the undo file of a repair that stopped on bad input (found before any node
+// could commit): it holds nothing to undo, and bad input leaves no files behind.
 func (e *engine) dropUndo(cause error) {
-	if e.undo == nil || !fault.IsInput(cause) {
+	if e.undo == nil || !fault.IsInput(cause) || len(e.res.Committed()) > 0 {
 		return
 	}
 	e.undo.close()
