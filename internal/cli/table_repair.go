@@ -3,16 +3,12 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/fault"
-	"github.com/pgparity/pgparity/internal/repair"
-	"github.com/pgparity/pgparity/internal/report"
+	"github.com/pgparity/pgparity/internal/job"
 )
 
 func init() { commands = append(commands, newTableRepairCmd) }
@@ -78,92 +74,10 @@ Exit codes: 0 repaired and the keys agree (or a dry run), 1 committed but keys s
 	return c
 }
 
-// modes turns the mode flags into repair options; conflicting flags are input errors.
-func (o *tableRepairOptions) modes() (repair.Options, error) {
-	var chosen []string
-	var ro repair.Options
-	if o.source != "" {
-		chosen = append(chosen, "--source-of-truth")
-		ro.Mode, ro.Source = repair.ModeSource, o.source
-	}
-	if o.bidirect {
-		chosen = append(chosen, "--bidirectional")
-		ro.Mode = repair.ModeBidirectional
-	}
-	if o.fixNulls {
-		chosen = append(chosen, "--fix-nulls")
-		ro.Mode = repair.ModeFixNulls
-	}
-	if o.plan != "" {
-		chosen = append(chosen, "--plan")
-		ro.Mode = repair.ModePlan
-	}
-	switch {
-	case len(chosen) == 0:
-		return ro, fault.Input("choose a repair mode: --source-of-truth NODE, --bidirectional, --fix-nulls or --plan FILE")
-	case len(chosen) > 1:
-		return ro, fault.Input("conflicting modes %s: choose one", strings.Join(chosen, " and "))
-	case o.insertOnly && o.upsertOnly:
-		return ro, fault.Input("conflicting flags --insert-only and --upsert-only: choose one")
-	case (o.insertOnly || o.upsertOnly) && ro.Mode != repair.ModeSource && ro.Mode != repair.ModePlan:
-		return ro, fault.Input("--insert-only and --upsert-only go with --source-of-truth or --plan, not %s", chosen[0])
-	}
-	ro.InsertOnly, ro.UpsertOnly = o.insertOnly, o.upsertOnly
-	if o.plan != "" {
-		r, err := repair.ReadRules(o.plan)
-		if err != nil {
-			return ro, err
-		}
-		ro.Rules = r
-	}
-	return ro, nil
-}
-
 func runTableRepair(cmd *cobra.Command, g *globals, o *tableRepairOptions, args []string) error {
 	if o.undo != "" {
 		return runTableUndo(cmd, g, o, args)
 	}
-	if o.diffFile == "" {
-		return fault.Input("--diff-file is required (or --undo FILE)")
-	}
-	ro, err := o.modes()
-	if err != nil {
-		return err
-	}
-	d, err := report.Read(o.diffFile)
-	if err != nil {
-		return err
-	}
-	clusterName, err := checkTarget(d, o.diffFile, args)
-	if err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("20060102T150405")
-	reportPath, undoPath, err := o.paths(d.Table, stamp)
-	if err != nil {
-		return err
-	}
-	e, err := g.env()
-	if err != nil {
-		return err
-	}
-	_, pools, err := e.connect(cmd.Context(), clusterName, d.Nodes)
-	if err != nil {
-		return err
-	}
-	defer pools.Close()
-	res, err := repair.Repair(cmd.Context(), pools, d, ro, o.applyOptions(undoPath), "pgparity "+g.version)
-	return o.finish(cmd, res, err, reportPath)
-}
-
-func (o *tableRepairOptions) applyOptions(undoPath string) repair.ApplyOptions {
-	return repair.ApplyOptions{DryRun: o.dryRun, NoStaleGuard: o.noStaleGuard, FireTriggers: o.fireTriggers,
-		Origin: o.origin, UndoPath: undoPath, DiffFile: o.diffFile}
-}
-
-// checkTarget checks the optional CLUSTER and SCHEMA.TABLE arguments against the diff file and
-// returns the cluster to use. One argument is a table when it contains a dot, else a cluster.
-func checkTarget(d *report.Diff, file string, args []string) (string, error) {
 	clusterArg, tableArg := "", ""
 	switch {
 	case len(args) == 2:
@@ -173,79 +87,18 @@ func checkTarget(d *report.Diff, file string, args []string) (string, error) {
 	case len(args) == 1:
 		clusterArg = args[0]
 	}
-	if clusterArg != "" && d.Cluster != "" && clusterArg != d.Cluster {
-		return "", fault.Input("diff file %s is for cluster %q, not %q", file, d.Cluster, clusterArg)
-	}
-	if tableArg != "" {
-		schema, name, err := catalog.ParseName(tableArg)
-		if err != nil {
-			return "", err
-		}
-		if schema != d.Table.Schema || name != d.Table.Name {
-			return "", fault.Input("diff file %s is for table %s, not %s", file, d.Table, report.TableRef{Schema: schema, Name: name})
-		}
-	}
-	if clusterArg == "" {
-		clusterArg = d.Cluster
-	}
-	return clusterArg, nil
-}
-
-// paths returns the report and undo file paths, checking that both can be written.
-func (o *tableRepairOptions) paths(t report.TableRef, stamp string) (string, string, error) {
-	base := o.diffFile
-	if base == "" {
-		base = o.undo
-	}
-	clean := strings.NewReplacer("/", "_", "\\", "_", " ", "_", "\x00", "_")
-	name := clean.Replace(t.Schema) + "_" + clean.Replace(t.Name)
-	reportPath := o.report
-	if reportPath == "" {
-		reportPath = filepath.Join(filepath.Dir(base), name+"_repair_"+stamp+".json")
-	}
-	undoPath := o.undoFile
-	if undoPath == "" {
-		undoPath = filepath.Join(filepath.Dir(reportPath), name+"_undo_"+stamp+".jsonl")
-	}
-	if err := checkWritable(reportPath); err != nil {
-		return "", "", err
-	}
-	if err := checkWritable(undoPath); err != nil {
-		return "", "", err
-	}
-	if o.dryRun {
-		undoPath = ""
-	}
-	return reportPath, undoPath, nil
-}
-
-// finish writes the report, prints it and passes the repair's error on. Input errors are found
-// before anything changes; they get no report.
-func (o *tableRepairOptions) finish(cmd *cobra.Command, res *repair.Result, err error, reportPath string) error {
-	if res == nil || fault.IsInput(err) {
+	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	if err != nil {
 		return err
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintln(cmd.ErrOrStderr(), "pgparity: warning: "+w)
-	}
-	if werr := res.WriteFile(reportPath); werr != nil && err == nil {
-		err = werr
-	}
-	out := cmd.OutOrStdout()
-	switch {
-	case o.json:
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(res); jerr != nil && err == nil {
-			err = jerr
-		}
-	case !o.quiet:
-		if perr := res.WriteSummary(out); perr != nil && err == nil {
-			err = perr
-		}
-		fmt.Fprintf(out, "report: %s\n", reportPath)
-	}
-	return err
+	res, err := job.RunTableRepair(cmd.Context(), e, job.TableRepair{
+		DiffFile: o.diffFile, Cluster: clusterArg, Table: tableArg,
+		Source: o.source, InsertOnly: o.insertOnly, UpsertOnly: o.upsertOnly, Bidirectional: o.bidirect,
+		FixNulls: o.fixNulls, PlanFile: o.plan,
+		DryRun: o.dryRun, FireTriggers: o.fireTriggers, NoStaleGuard: o.noStaleGuard, Origin: o.origin,
+		ReportFile: o.report, UndoFile: o.undoFile, Tool: "pgparity " + g.version,
+	})
+	return o.print(cmd, res, err)
 }
 
 // runTableUndo restores the rows of an undo file.
@@ -253,36 +106,48 @@ func runTableUndo(cmd *cobra.Command, g *globals, o *tableRepairOptions, args []
 	if o.diffFile != "" || o.source != "" || o.bidirect || o.fixNulls || o.plan != "" || o.insertOnly || o.upsertOnly || o.noStaleGuard {
 		return fault.Input("--undo restores an undo file with the stale guard on; it takes no --diff-file, mode flags or --no-stale-guard")
 	}
-	u, err := repair.ReadUndo(o.undo)
-	if err != nil {
-		return err
-	}
-	name := u.Header.Cluster
 	if len(args) > 1 {
 		return fault.Input("--undo takes at most a CLUSTER argument")
 	}
+	name := ""
 	if len(args) == 1 {
-		if name != "" && args[0] != name {
-			return fault.Input("undo file %s is for cluster %q, not %q", o.undo, name, args[0])
-		}
 		name = args[0]
 	}
-	stamp := time.Now().UTC().Format("20060102T150405")
-	reportPath, undoPath, err := o.paths(u.Header.Table, stamp)
+	e, err := job.LoadEnv(g.configFile, g.serviceFile)
 	if err != nil {
 		return err
 	}
-	e, err := g.env()
-	if err != nil {
+	res, err := job.RunTableUndo(cmd.Context(), e, job.TableUndo{
+		UndoFile: o.undo, Cluster: name, DryRun: o.dryRun, FireTriggers: o.fireTriggers, Origin: o.origin,
+		ReportFile: o.report, NewUndoFile: o.undoFile,
+	})
+	return o.print(cmd, res, err)
+}
+
+// print prints a repair's warnings and its report (text, or JSON with --json) and passes the
+// repair's error on. Input errors are found before anything changes; they have no report.
+func (o *tableRepairOptions) print(cmd *cobra.Command, res *job.RepairResult, err error) error {
+	if res == nil {
 		return err
 	}
-	_, pools, err := e.connect(cmd.Context(), name, u.Header.Nodes)
-	if err != nil {
-		return err
+	for _, w := range res.Result.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "pgparity: warning: "+w)
 	}
-	defer pools.Close()
-	ao := o.applyOptions(undoPath)
-	ao.DiffFile = ""
-	res, err := repair.Undo(cmd.Context(), pools, u, ao)
-	return o.finish(cmd, res, err, reportPath)
+	out := cmd.OutOrStdout()
+	switch {
+	case o.json:
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(res.Result); jerr != nil && err == nil {
+			err = jerr
+		}
+	case !o.quiet:
+		if perr := res.Result.WriteSummary(out); perr != nil && err == nil {
+			err = perr
+		}
+		if res.ReportFile != "" {
+			fmt.Fprintf(out, "report: %s\n", res.ReportFile)
+		}
+	}
+	return err
 }

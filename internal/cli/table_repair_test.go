@@ -46,8 +46,15 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "truncated.json"), string(raw[:len(raw)/2]))
+	// A streamed repair finds these only at the end of the file, after n2 has applied its
+	// changes: they must roll back, and leave no undo file or report.
+	lines := strings.SplitAfter(string(raw), "\n")
+	entries := strings.Join(lines[:len(lines)-2], "")
+	writeFile(t, filepath.Join(dir, "no-summary.json"), entries)
+	last := lines[len(lines)-3]
+	writeFile(t, filepath.Join(dir, "cut-entry.json"), strings.Join(lines[:len(lines)-3], "")+last[:len(last)/2])
 	writeFile(t, filepath.Join(dir, "corrupt.json"), "{not json")
-	writeFile(t, filepath.Join(dir, "v9.json"), strings.Replace(string(raw), "pgparity.diff/v1", "pgparity.diff/v9", 1))
+	writeFile(t, filepath.Join(dir, "v9.json"), strings.Replace(string(raw), "pgparity.diff/v2", "pgparity.diff/v9", 1))
 	writeFile(t, filepath.Join(dir, "bad-action.yaml"), "default: overwrite\n")
 	writeFile(t, filepath.Join(dir, "bad-column.yaml"), "rules:\n  - when:\n      columns: [{column: nope, equals: 1}]\n    action: take n1\n")
 	before := rowsOf(t, db, "n2")
@@ -60,6 +67,8 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 		{"other table", []string{"c", "public.other", "--source-of-truth", "n1"}, `is for table public.t, not public.other`},
 		{"other cluster", []string{"prod", "--source-of-truth", "n1"}, `is for cluster "c", not "prod"`},
 		{"truncated", []string{"--source-of-truth", "n1", "--diff-file", "truncated.json"}, "is corrupt or truncated"},
+		{"no summary line", []string{"--source-of-truth", "n1", "--diff-file", "no-summary.json"}, "no-summary.json is truncated: it ends after 3 entries without its summary line"},
+		{"cut entry", []string{"--source-of-truth", "n1", "--diff-file", "cut-entry.json"}, "cut-entry.json: entry 3: "},
 		{"corrupt", []string{"--source-of-truth", "n1", "--diff-file", "corrupt.json"}, "is corrupt or truncated"},
 		{"unknown format", []string{"--source-of-truth", "n1", "--diff-file", "v9.json"}, `has format "pgparity.diff/v9"`},
 		{"plan unknown action", []string{"--plan", "bad-action.yaml"}, `unknown action "overwrite"`},
@@ -79,7 +88,7 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 	if after := rowsOf(t, db, "n2"); after != before {
 		t.Fatalf("bad input changed n2: %s", after)
 	}
-	if got := listDir(t, dir); strings.Join(got, " ") != "bad-action.yaml bad-column.yaml corrupt.json d.json truncated.json v9.json" {
+	if got := listDir(t, dir); strings.Join(got, " ") != "bad-action.yaml bad-column.yaml corrupt.json cut-entry.json d.json no-summary.json truncated.json v9.json" {
 		t.Errorf("files written on bad input: %v", got)
 	}
 }

@@ -33,7 +33,7 @@ func TestWhereDiffKeepsRowsOutsideFilter(t *testing.T) {
 	if len(d.Rows) != 4 {
 		t.Fatalf("diff has %d rows, want 4 (5, 6, 7, 8)", len(d.Rows))
 	}
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
 	if !errors.Is(err, fault.ErrDiffer) || res.Status != StatusUnresolved {
 		t.Fatalf("want ErrDiffer and status unresolved, got %v / %s", err, res.Status)
 	}
@@ -99,7 +99,7 @@ func TestVerifyFailureAfterCommitIsNotInputError(t *testing.T) {
 	pools := connect(t, db)
 	d, _ := takeDiff(t, pools, "public", "t")
 	d.Options.Where = "no_such_column = 1"
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
 	if err == nil || errors.Is(err, fault.ErrDiffer) {
 		t.Fatalf("want a verification error, got %v", err)
 	}
@@ -135,11 +135,7 @@ func TestUndoAfterCommitFailed(t *testing.T) {
 	if err := os.WriteFile(res.UndoFile, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	u, err := ReadUndo(res.UndoFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ures, err := Undo(testContext(t), pools, u, applyOpts(t))
+	ures, err := Undo(testContext(t), pools, res.UndoFile, applyOpts(t))
 	if err != nil {
 		t.Fatalf("undo: %v", err)
 	}
@@ -162,7 +158,7 @@ func TestWholeRowNoStaleGuardKeepsDirection(t *testing.T) {
 	db.Exec(t, `INSERT INTO w VALUES (1, 'a'), (1, 'a')`, "n3") // n3 now holds 3 copies
 	ao := applyOpts(t)
 	ao.NoStaleGuard = true
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1", InsertOnly: true}, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1", InsertOnly: true}, ao, "test")
 	if !errors.Is(err, fault.ErrDiffer) {
 		t.Fatalf("want ErrDiffer, got %v", err)
 	}

@@ -36,42 +36,57 @@ func (l *line) null() {
 	l.b = append(l.b, '\\', 'N')
 }
 
-// text appends s escaped for COPY: backslash, tab, newline and carriage return.
+// text appends s escaped for COPY: backslash, tab, newline and carriage return. Runs without
+// them are appended whole.
 func (l *line) text(s string) {
 	l.sep()
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		var esc byte
+		switch s[i] {
 		case '\\':
-			l.b = append(l.b, '\\', '\\')
+			esc = '\\'
 		case '\t':
-			l.b = append(l.b, '\\', 't')
+			esc = 't'
 		case '\n':
-			l.b = append(l.b, '\\', 'n')
+			esc = 'n'
 		case '\r':
-			l.b = append(l.b, '\\', 'r')
+			esc = 'r'
 		default:
-			l.b = append(l.b, c)
+			continue
 		}
+		l.b = append(l.b, s[start:i]...)
+		l.b = append(l.b, '\\', esc)
+		start = i + 1
 	}
+	l.b = append(l.b, s[start:]...)
 }
 
-// value appends a diff file value (nil = NULL).
-func (l *line) value(v any) {
-	s, ok := encode.Text(v)
-	if !ok {
+// textPtr appends a text, nil as NULL.
+func (l *line) textPtr(s *string) {
+	if s == nil {
 		l.null()
 		return
 	}
-	l.text(s)
+	l.text(*s)
 }
 
-// copyIn streams n lines, built by fill, into a COPY ... FROM STDIN statement.
-func copyIn(ctx context.Context, tx pgx.Tx, sql string, n int, fill func(i int, l *line) error) error {
+// bytes appends b, which needs no escaping.
+func (l *line) bytes(b []byte) {
+	l.sep()
+	l.b = append(l.b, b...)
+}
+
+// copyIn streams n lines, built by fill, into a COPY ... FROM STDIN statement and returns the
+// number of rows copied. fill runs on another goroutine, which has ended when copyIn returns.
+func copyIn(ctx context.Context, tx pgx.Tx, sql string, n int, fill func(i int, l *line) error) (int64, error) {
 	if n == 0 {
-		return nil
+		return 0, nil
 	}
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		l := &line{b: make([]byte, 0, 1<<16)}
 		for i := 0; i < n; i++ {
 			l.first = true
@@ -89,9 +104,10 @@ func copyIn(ctx context.Context, tx pgx.Tx, sql string, n int, fill func(i int, 
 		}
 		pw.Close()
 	}()
-	_, err := tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
 	pr.Close() // unblocks the writer when COPY failed early
-	return err
+	<-done
+	return tag.RowsAffected(), err
 }
 
 // recordOf turns column texts into a diff file record.

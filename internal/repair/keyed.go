@@ -3,12 +3,8 @@ package repair
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"time"
 
-	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/fault"
-	"github.com/pgparity/pgparity/internal/report"
 )
 
 // action is what the guard decided for one change.
@@ -25,10 +21,11 @@ const (
 
 var actionKind = map[action]Kind{actInsert: Insert, actUpdate: Update, actDelete: Delete}
 
-// applyKeyed repairs a keyed diff on the node with a fixed number of statements, whatever the
-// number of changes:
+// applyKeyed repairs one batch of a keyed diff on the node with a fixed number of statements,
+// whatever the number of changes in the batch:
 //
-//  1. COPY the change list (change number and key) into a temporary table;
+//  1. COPY the change list (change number and key) into a temporary table (emptied between
+//     batches);
 //  2. only for rows whose hash the diff did not record (undo, fix-nulls merges, older diff
 //     files): COPY them into a temporary table and read their hashes;
 //  3. one SELECT locks every row of those keys that the node holds and returns its hash and its
@@ -37,51 +34,52 @@ var actionKind = map[action]Kind{actInsert: Insert, actUpdate: Update, actDelete
 //     entries of the changes to make to the undo file while the node goes on;
 //  5. COPY the rows to write (only the key of a row to delete), then one DELETE, one UPDATE and
 //     one INSERT, each checked against the count the guard decided.
-func (w *nodeWork) applyKeyed(ctx context.Context, step func(string)) error {
+func (w *nodeWork) applyKeyed(ctx context.Context) error {
 	st := w.st
-	for _, sql := range []string{st.keyedOps(), st.rowsTable(tempNew)} {
-		if _, err := w.tx.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("create temporary tables: %w", err)
-		}
+	if err := w.empty(ctx, tempOps, tempNew); err != nil {
+		return err
 	}
-	err := copyIn(ctx, w.tx, st.copyKeyedOps(), len(w.changes), func(i int, l *line) error {
+	_, err := copyIn(ctx, w.tx, st.copyKeyedOps(), len(w.changes), func(i int, l *line) error {
 		c := &w.changes[i]
 		l.int(int64(i))
-		for _, k := range st.key {
-			v, ok := c.Key.Get(k.Name)
-			if !ok || v == nil {
-				return fault.Input("diff row %d: key column %q missing or null", c.Row+1, k.Name)
-			}
-			l.value(v)
+		if len(c.Key) != len(st.key) {
+			return fault.Input("diff entry %d: %d key values, the key has %d columns", c.Row+1, len(c.Key), len(st.key))
+		}
+		for _, k := range c.Key {
+			l.text(k)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("load change list: %w", err)
 	}
-	step("copy change list")
+	w.step("copy change list")
 	exp, nw, err := w.hashes(ctx)
 	if err != nil {
 		return err
 	}
-	step("hash rows the diff has no hash of")
+	w.step("hash rows the diff has no hash of")
 	actions, err := w.guard(ctx, exp, nw)
 	if err != nil {
 		return err
 	}
-	step("lock, guard and read rows to change")
+	w.step("lock, guard and read rows to change")
 	want := map[action]int64{}
 	for _, a := range actions {
 		want[a]++
 	}
 	if w.opts.DryRun {
-		w.res.Inserted, w.res.Updated, w.res.Deleted = want[actInsert], want[actUpdate], want[actDelete]
+		w.res.Inserted += want[actInsert]
+		w.res.Updated += want[actUpdate]
+		w.res.Deleted += want[actDelete]
 		return nil
 	}
-	if err := w.loadWrites(ctx, actions, want[actInsert]+want[actUpdate]+want[actDelete]); err != nil {
-		return fmt.Errorf("load rows to write: %w", err)
+	if want[actUpdate]+want[actDelete] > 0 {
+		if err := w.loadWrites(ctx, actions, want[actUpdate]+want[actDelete]); err != nil {
+			return fmt.Errorf("load rows to write: %w", err)
+		}
+		w.step("copy rows to update or delete")
 	}
-	step("copy rows to write")
 	// Deletes first, inserts last: a row deleted and another inserted may share a unique value.
 	for _, s := range []struct {
 		act action
@@ -90,7 +88,6 @@ func (w *nodeWork) applyKeyed(ctx context.Context, step func(string)) error {
 	}{
 		{actDelete, st.remove(), &w.res.Deleted},
 		{actUpdate, st.update(w.columnsSet(actions)), &w.res.Updated},
-		{actInsert, st.insert(), &w.res.Inserted},
 	} {
 		kind := actionKind[s.act]
 		if want[s.act] == 0 {
@@ -103,10 +100,43 @@ func (w *nodeWork) applyKeyed(ctx context.Context, step func(string)) error {
 		if tag.RowsAffected() != want[s.act] {
 			return fmt.Errorf("%s rows: %d changed, %d expected", kind, tag.RowsAffected(), want[s.act])
 		}
-		*s.n = tag.RowsAffected()
-		step(string(kind) + " rows")
+		*s.n += tag.RowsAffected()
+		w.step(string(kind) + " rows")
+	}
+	if want[actInsert] > 0 {
+		n, err := w.insertRows(ctx, actions, want[actInsert])
+		if err != nil {
+			return fmt.Errorf("insert rows: %w", err)
+		}
+		if n != want[actInsert] {
+			return fmt.Errorf("insert rows: %d changed, %d expected", n, want[actInsert])
+		}
+		w.res.Inserted += n
+		w.step("insert rows")
 	}
 	return nil
+}
+
+// insertRows copies the rows to insert straight into the table: one pass, as a plain COPY of the
+// rows would be. COPY writes identity columns as given (as OVERRIDING SYSTEM VALUE does) and fires
+// triggers as INSERT does; a key inserted meanwhile by someone else (a row the guard could not
+// lock, being absent) fails the node on the key's unique index, as INSERT would. The undo entries
+// of the inserts are written as their rows are sent, while the node is busy storing them.
+func (w *nodeWork) insertRows(ctx context.Context, actions []action, n int64) (int64, error) {
+	idx := make([]int, 0, n)
+	for i, a := range actions {
+		if a == actInsert {
+			idx = append(idx, i)
+		}
+	}
+	return copyIn(ctx, w.tx, w.st.copyInto(), len(idx), func(j int, l *line) error {
+		c := &w.changes[idx[j]]
+		if err := w.rowValues(l, c, c.New); err != nil {
+			return err
+		}
+		w.undoLine(c, actInsert, nil)
+		return nil
+	})
 }
 
 // hashes returns the hash of every change's expected and new row: the diff's where the plan has
@@ -133,20 +163,20 @@ func (w *nodeWork) hashes(ctx context.Context) (exp, nw []rowHash, err error) {
 		return exp, nw, nil
 	}
 	st := w.st
-	if _, err := w.tx.Exec(ctx, st.rowsTable(tempHash)); err != nil {
-		return nil, nil, fmt.Errorf("create temporary tables: %w", err)
+	if err := w.empty(ctx, tempHash); err != nil {
+		return nil, nil, err
 	}
-	err = copyIn(ctx, w.tx, st.copyRows(tempHash), len(missing), func(j int, l *line) error {
+	_, err = copyIn(ctx, w.tx, st.copyRows(tempHash), len(missing), func(j int, l *line) error {
 		m := missing[j]
 		c := &w.changes[m.ord]
 		l.int(int64(m.ord))
-		rec, side := c.Expected, "expected"
+		vals, side := c.Expected, "expected"
 		if m.new {
-			rec, side = c.New, "new"
+			vals, side = c.New, "new"
 		}
 		l.text(side)
 		l.null()
-		return w.rowValues(l, c, *rec)
+		return w.rowValues(l, c, vals)
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("load rows to hash: %w", err)
@@ -163,6 +193,9 @@ func (w *nodeWork) hashes(ctx context.Context) (exp, nw []rowHash, err error) {
 		if err := rows.Scan(&ord, &side, &h); err != nil {
 			return nil, nil, fmt.Errorf("hash rows: %w", err)
 		}
+		if ord < 0 || ord >= int64(len(w.changes)) {
+			return nil, nil, fmt.Errorf("hash rows: unexpected change number %d", ord)
+		}
 		if side == "new" {
 			nw[ord] = rowHash{v: h, known: true}
 		} else {
@@ -176,20 +209,17 @@ func (w *nodeWork) hashes(ctx context.Context) (exp, nw []rowHash, err error) {
 	if n != len(missing) {
 		return nil, nil, fmt.Errorf("hash rows: %d hashed, %d expected", n, len(missing))
 	}
-	if _, err := w.tx.Exec(ctx, "DROP TABLE "+tempHash); err != nil {
-		return nil, nil, fmt.Errorf("drop temporary table: %w", err)
-	}
 	return exp, nw, nil
 }
 
-// rowValues appends rec's values in the order of the written columns.
-func (w *nodeWork) rowValues(l *line, c *Change, rec report.Record) error {
-	for i, col := range w.st.cols {
-		v, ok := fieldAt(rec, i, col.Name)
-		if !ok {
-			return fault.Input("diff row %d: column %q missing", c.Row+1, col.Name)
-		}
-		l.value(v)
+// rowValues appends a row's values (by column position) in the order of the written columns,
+// which is the diff's column order.
+func (w *nodeWork) rowValues(l *line, c *Change, vals []*string) error {
+	if len(vals) < len(w.st.cols) {
+		return fault.Input("diff entry %d: %d values, the diff has %d columns", c.Row+1, len(vals), len(w.st.cols))
+	}
+	for i := range w.st.cols {
+		l.textPtr(vals[i])
 	}
 	return nil
 }
@@ -198,20 +228,20 @@ func (w *nodeWork) rowValues(l *line, c *Change, rec report.Record) error {
 // decides each change. The hash of the current row is needed only when its text is neither the
 // expected row's nor the new row's: equal text is an equal value, so such a row has that row's
 // hash. The few others (rows changed since the diff) are hashed by a second query. The undo
-// entries of the changes to make go to the undo stream as the rows arrive; a dry run keeps them
-// in the result instead.
+// entries of the changes to make go to the undo stream as the rows arrive; a dry run lists them
+// in the result instead (the first ones, see listLimit).
 func (w *nodeWork) guard(ctx context.Context, exp, nw []rowHash) ([]action, error) {
 	st := w.st
-	g := &guardState{w: w, kinds: jsonKinds(st.cols), exp: exp, nw: nw,
-		actions: make([]action, len(w.changes)), present: make([]bool, len(w.changes)),
-		masks: make([]byte, len(w.changes)*len(st.cols))}
+	g := &guardState{w: w, exp: exp, nw: nw,
+		actions: make([]action, len(w.changes)), present: make([]bool, len(w.changes))}
+	if n := len(w.changes) * len(st.cols); cap(w.masks) >= n {
+		g.masks = w.masks[:n]
+	} else {
+		g.masks = make([]byte, n)
+	}
 	if w.opts.DryRun {
-		g.dryBefore = map[int]*report.Record{}
+		g.dryBefore = map[int][]*string{}
 	}
-	if w.undo != nil {
-		w.us = w.undo.stream()
-	}
-	start := time.Now()
 	rows, err := w.tx.Query(ctx, st.current(!w.opts.DryRun))
 	if err != nil {
 		return nil, fmt.Errorf("lock and read rows: %w", err)
@@ -232,9 +262,9 @@ func (w *nodeWork) guard(ctx context.Context, exp, nw []rowHash) ([]action, erro
 		c, texts := &w.changes[ord], raw[1:]
 		var cur rowHash
 		switch {
-		case c.New != nil && w.sameTexts(texts, *c.New):
+		case c.New != nil && w.sameTexts(texts, c.New):
 			cur = nw[ord]
-		case c.Expected != nil && w.sameTexts(texts, *c.Expected):
+		case c.Expected != nil && w.sameTexts(texts, c.Expected):
 			cur = exp[ord]
 		default:
 			keep := make([][]byte, len(texts))
@@ -259,7 +289,7 @@ func (w *nodeWork) guard(ctx context.Context, exp, nw []rowHash) ([]action, erro
 			return nil, err
 		}
 	}
-	slog.Debug("repair lock and guard", "node", w.node, "rows", len(w.changes), "hashed", len(unknown), "seconds", time.Since(start).Seconds())
+	w.hashed += int64(len(unknown))
 	for i := range w.changes {
 		c := &w.changes[i]
 		if !g.present[i] {
@@ -271,14 +301,20 @@ func (w *nodeWork) guard(ctx context.Context, exp, nw []rowHash) ([]action, erro
 		case actInSync:
 			w.res.InSync++
 		case actStale:
-			w.res.Stale = append(w.res.Stale, StaleRow{Key: c.Key, Kind: c.Kind, Reason: staleReason(!g.present[i], !exp[i].known)})
+			w.res.stale(StaleRow{Key: w.plan.keyRecord(c.Key), Kind: c.Kind, Reason: staleReason(!g.present[i], !exp[i].known)})
 		default:
 			if g.dryBefore != nil {
-				e := undoEntry{Node: w.node, Op: actionKind[a], Key: c.Key, Before: g.dryBefore[i]}
-				if a != actDelete {
-					e.After = c.New
-				}
-				w.res.Changes = append(w.res.Changes, e)
+				w.res.change(func() undoEntry {
+					e := undoEntry{Node: w.node, Op: actionKind[a], Key: w.plan.keyRecord(c.Key)}
+					if b, ok := g.dryBefore[i]; ok {
+						rec := recordOf(w.st.cols, b)
+						e.Before = &rec
+					}
+					if a != actDelete {
+						e.After = w.plan.valuesRecord(c.New)
+					}
+					return e
+				})
 			}
 		}
 	}
@@ -286,15 +322,14 @@ func (w *nodeWork) guard(ctx context.Context, exp, nw []rowHash) ([]action, erro
 	return g.actions, nil
 }
 
-// guardState is what guard gathers about every change.
+// guardState is what guard gathers about every change of a batch.
 type guardState struct {
 	w         *nodeWork
-	kinds     []jsonKind
 	exp, nw   []rowHash
 	actions   []action
 	present   []bool
-	masks     []byte                 // per change, one '0' or '1' per column: the update sets it
-	dryBefore map[int]*report.Record // dry run: the rows before
+	masks     []byte            // per change, one '0' or '1' per column: the update sets it
+	dryBefore map[int][]*string // dry run: the rows before
 }
 
 // resolve decides one change from its current row (texts, nil: absent, and its hash), records
@@ -307,10 +342,10 @@ func (g *guardState) resolve(ord int64, cur rowHash, texts [][]byte) error {
 	switch a {
 	case actUpdate:
 		mask := g.masks[int(ord)*len(w.st.cols):][:len(w.st.cols)]
-		for i, col := range w.st.cols {
+		for i := range w.st.cols {
 			mask[i] = '0'
-			if v, ok := fieldAt(*c.New, i, col.Name); !ok || !sameText(texts[i], v) {
-				mask[i] = '1' // a missing column is reported when the row is loaded
+			if !sameText(texts[i], at(c.New, i)) {
+				mask[i] = '1'
 			}
 		}
 	case actInsert, actDelete:
@@ -326,16 +361,19 @@ func (g *guardState) resolve(ord int64, cur rowHash, texts [][]byte) error {
 					strs[i] = &s
 				}
 			}
-			rec := recordOf(w.st.cols, strs)
-			g.dryBefore[int(ord)] = &rec
+			g.dryBefore[int(ord)] = strs
 		}
 		return nil
 	}
+	if a == actInsert {
+		return nil // its undo entry is written as the row is copied in (insertRows)
+	}
 	var before func([]byte) []byte
 	if texts != nil {
-		before = func(b []byte) []byte { return appendTexts(b, w.st.cols, g.kinds, texts) }
+		before = func(b []byte) []byte { return w.row.appendTexts(b, texts) }
 	}
-	return w.undoLine(c, a, before)
+	w.undoLine(c, a, before)
+	return nil
 }
 
 // hashUnknown hashes the current rows whose text matched neither version and resolves them.
@@ -379,32 +417,22 @@ func (g *guardState) hashUnknown(ctx context.Context, unknown map[int64][][]byte
 	return nil
 }
 
-// sameTexts reports whether a row read as texts holds exactly rec's values (same text for every
-// column: the same value).
-func (w *nodeWork) sameTexts(texts [][]byte, rec report.Record) bool {
-	for i, col := range w.st.cols {
-		if v, ok := fieldAt(rec, i, col.Name); !ok || !sameText(texts[i], v) {
+// sameTexts reports whether a row read as texts holds exactly vals (same text for every column:
+// the same value). It only spares hashing: texts that differ may still be equal values.
+func (w *nodeWork) sameTexts(texts [][]byte, vals []*string) bool {
+	for i := range w.st.cols {
+		if !sameText(texts[i], at(vals, i)) {
 			return false
 		}
 	}
 	return true
 }
 
-func sameText(t []byte, v any) bool {
-	s, ok := encode.Text(v)
-	if t == nil || !ok {
-		return t == nil && !ok
+func sameText(t []byte, v *string) bool {
+	if t == nil || v == nil {
+		return t == nil && v == nil
 	}
-	return string(t) == s
-}
-
-// fieldAt returns the value of column name, the i-th written column, in rec: records of the
-// diff are in the written columns' order; anything else is looked up by name.
-func fieldAt(rec report.Record, i int, name string) (any, bool) {
-	if i < len(rec) && rec[i].Name == name {
-		return rec[i].Value, true
-	}
-	return rec.Get(name)
+	return string(t) == *v
 }
 
 // decide is the stale guard of one change, from the hashes of the row the node holds now (cur),
@@ -432,30 +460,25 @@ func (w *nodeWork) decide(ord int64, cur, exp, nw rowHash) action {
 
 // undoLine streams the undo entry of a change to make: the row before (appended by before, nil
 // for an insert) and after (the change's new row, none for a delete).
-func (w *nodeWork) undoLine(c *Change, a action, before func([]byte) []byte) error {
+func (w *nodeWork) undoLine(c *Change, a action, before func([]byte) []byte) {
 	if w.us == nil {
-		return nil
+		return
 	}
-	b, err := appendUndoHead(w.us.buf, w.node, actionKind[a], c.Key)
-	if err != nil {
-		return fmt.Errorf("undo entry of diff row %d: %w", c.Row+1, err)
-	}
+	b := appendUndoOp(w.us.buf, w.node, actionKind[a])
+	b = w.keyRow.appendKey(b, c.Key)
 	if before != nil {
 		b = append(b, `,"before":`...)
 		b = before(b)
 	}
 	if a != actDelete && c.New != nil {
 		b = append(b, `,"after":`...)
-		if b, err = appendRecord(b, *c.New); err != nil {
-			return fmt.Errorf("undo entry of diff row %d: %w", c.Row+1, err)
-		}
+		b = w.row.appendStrs(b, c.New)
 	}
 	w.us.buf = append(b, '}')
 	w.us.endLine()
-	return nil
 }
 
-// columnsSet returns, per written column, whether some update sets it.
+// columnsSet returns, per written column, whether some update of the batch sets it.
 func (w *nodeWork) columnsSet(actions []action) []bool {
 	n := len(w.st.cols)
 	used := make([]bool, n)
@@ -470,37 +493,32 @@ func (w *nodeWork) columnsSet(actions []action) []bool {
 	return used
 }
 
-// loadWrites copies the changes that passed the guard into tempNew: the new row of an insert or
-// update, only the key of a delete.
+// loadWrites copies the updates and deletes that passed the guard into tempNew: the key and the
+// columns set of an update, only the key of a delete.
 func (w *nodeWork) loadWrites(ctx context.Context, actions []action, n int64) error {
 	idx := make([]int, 0, n)
 	for i, a := range actions {
-		if a == actInsert || a == actUpdate || a == actDelete {
+		if a == actUpdate || a == actDelete {
 			idx = append(idx, i)
 		}
 	}
 	st := w.st
-	return copyIn(ctx, w.tx, st.copyRows(tempNew), len(idx), func(j int, l *line) error {
+	_, err := copyIn(ctx, w.tx, st.copyRows(tempNew), len(idx), func(j int, l *line) error {
 		ord := idx[j]
 		c := &w.changes[ord]
 		a := actions[ord]
 		l.int(int64(ord))
 		l.text(string(actionKind[a]))
-		switch a {
-		case actInsert:
-			l.null()
-			return w.rowValues(l, c, *c.New)
-		case actUpdate:
+		if a == actUpdate {
 			// The key, and the columns the update sets; the others travel as NULL.
 			mask := w.masks[ord*len(st.cols):][:len(st.cols)]
-			l.text(string(mask))
-			for i, col := range st.cols {
-				if mask[i] == '1' || st.isKey(col.Name) {
-					v, ok := fieldAt(*c.New, i, col.Name)
-					if !ok {
-						return fault.Input("diff row %d: column %q missing", c.Row+1, col.Name)
-					}
-					l.value(v)
+			l.bytes(mask)
+			if len(c.New) < len(st.cols) {
+				return fault.Input("diff entry %d: %d values, the diff has %d columns", c.Row+1, len(c.New), len(st.cols))
+			}
+			for i := range st.cols {
+				if mask[i] == '1' || st.keyPos[i] >= 0 {
+					l.textPtr(c.New[i])
 				} else {
 					l.null()
 				}
@@ -508,16 +526,16 @@ func (w *nodeWork) loadWrites(ctx context.Context, actions []action, n int64) er
 			return nil
 		}
 		l.null()
-		for _, col := range st.cols {
-			if !st.isKey(col.Name) {
+		for i := range st.cols {
+			if k := st.keyPos[i]; k >= 0 {
+				l.text(c.Key[k])
+			} else {
 				l.null()
-				continue
 			}
-			v, _ := c.Key.Get(col.Name) // present: checked when the change list was loaded
-			l.value(v)
 		}
 		return nil
 	})
+	return err
 }
 
 func staleReason(absent, expectedAbsent bool) string {

@@ -112,13 +112,14 @@ func counts(r *Result) string {
 }
 
 func applyOpts(t *testing.T) ApplyOptions {
-	return ApplyOptions{UndoPath: filepath.Join(t.TempDir(), "undo.jsonl")}
+	// Two keys per batch: every repair of the tests runs in several batches.
+	return ApplyOptions{UndoPath: filepath.Join(t.TempDir(), "undo.jsonl"), BatchSize: 2}
 }
 
 // mustRepair runs a repair that must succeed and verify.
 func mustRepair(t *testing.T, pools cluster.Pools, d *report.Diff, o Options, ao ApplyOptions) *Result {
 	t.Helper()
-	res, err := Repair(testContext(t), pools, d, o, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), o, ao, "test")
 	if err != nil {
 		t.Fatalf("repair: %v (result %s)", err, counts(res))
 	}

@@ -33,11 +33,7 @@ func TestWholeRowRepair(t *testing.T) {
 		wantRows(t, "rows on "+n, dump(t, db, n, q), []string{"(1,a)", "(1,a)", "(2,b)", "(3,c)"})
 	}
 	// Undo puts the copies back.
-	u, err := ReadUndo(res.UndoFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Undo(testContext(t), pools, u, applyOpts(t)); err != nil {
+	if _, err := Undo(testContext(t), pools, res.UndoFile, applyOpts(t)); err != nil {
 		t.Fatal(err)
 	}
 	wantRows(t, "n2 after undo", dump(t, db, "n2", q), []string{"(1,a)", "(2,b)", "(2,b)", "(4,d)"})
@@ -53,7 +49,7 @@ func TestWholeRowStale(t *testing.T) {
 	pools := connect(t, db)
 	d, _ := takeDiff(t, pools, "public", "w")
 	db.Exec(t, `INSERT INTO w VALUES (1, 'a'), (1, 'a')`, "n3")
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
 	if !errors.Is(err, fault.ErrDiffer) {
 		t.Fatalf("want ErrDiffer, got %v", err)
 	}
@@ -73,7 +69,7 @@ func TestBidirectionalAndFixNulls(t *testing.T) {
 	db.Exec(t, `INSERT INTO t VALUES (1, 'a', 'x'), (2, 'a', 'y'), (4, 'p', 'q')`, "n3")
 	pools := connect(t, db)
 	d, _ := takeDiff(t, pools, "public", "t")
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeBidirectional}, applyOpts(t), "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeBidirectional}, applyOpts(t), "test")
 	if !errors.Is(err, fault.ErrDiffer) { // 2 and 4 conflict
 		t.Fatalf("want ErrDiffer, got %v", err)
 	}
@@ -84,7 +80,7 @@ func TestBidirectionalAndFixNulls(t *testing.T) {
 		t.Errorf("conflicts %+v", res.Conflicts)
 	}
 	d, _ = takeDiff(t, pools, "public", "t")
-	if _, err := Repair(testContext(t), pools, d, Options{Mode: ModeFixNulls}, applyOpts(t), "test"); !errors.Is(err, fault.ErrDiffer) {
+	if _, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeFixNulls}, applyOpts(t), "test"); !errors.Is(err, fault.ErrDiffer) {
 		t.Fatalf("fix-nulls: want ErrDiffer (row 4 still differs), got %v", err)
 	}
 	for _, n := range all {
@@ -158,14 +154,14 @@ func TestTriggers(t *testing.T) {
 
 	// A superuser repairs with triggers off.
 	dry := ApplyOptions{DryRun: true}
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, dry, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, dry, "test")
 	if err != nil || res.Triggers != "off (session_replication_role = replica)" || len(res.Warnings) != 0 {
 		t.Fatalf("superuser: %v, triggers %q, warnings %v", err, res.Triggers, res.Warnings)
 	}
 
 	// A plain role may not: input error, nothing changed.
 	as := connectAs(t, db, role, "pw")
-	_, err = Repair(testContext(t), as, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
+	_, err = Repair(testContext(t), as, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
 	if !fault.IsInput(err) || !strings.Contains(err.Error(), "may not set session_replication_role") || !strings.Contains(err.Error(), "--fire-triggers") {
 		t.Fatalf("plain role: %v", err)
 	}
@@ -174,7 +170,7 @@ func TestTriggers(t *testing.T) {
 	// With --fire-triggers it repairs, warns once, and the trigger fires.
 	ao := applyOpts(t)
 	ao.FireTriggers = true
-	res, err = Repair(testContext(t), as, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	res, err = Repair(testContext(t), as, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
 	if err != nil {
 		t.Fatalf("--fire-triggers: %v", err)
 	}
@@ -198,7 +194,7 @@ func TestOrigin(t *testing.T) {
 	d, _ := takeDiff(t, pools, "public", "t")
 	ao := applyOpts(t)
 	ao.Origin = "Bad-Name"
-	if _, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test"); !fault.IsInput(err) {
+	if _, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test"); !fault.IsInput(err) {
 		t.Fatalf("bad origin name: %v", err)
 	}
 	origin := "pgparity_" + db.Name

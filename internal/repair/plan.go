@@ -2,102 +2,194 @@ package repair
 
 import (
 	"fmt"
+	"io"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/report"
 )
 
-// NewPlan decides, for every row of the diff and every node, what the node must change so that
-// the nodes converge under the options. It does no I/O: whatever it needs from the databases
-// (commit timestamps) comes in through the options.
+// NewPlan decides, for every differing key of an in-memory diff and every node, what the node
+// must change so that the nodes converge under the options. It does no I/O: whatever it needs
+// from the databases (commit timestamps) comes in through the options. Repairs of diff files plan
+// batch by batch instead (see Repair); both use the same builder.
 func NewPlan(d *report.Diff, o Options) (*Plan, error) {
 	if err := o.validate(d); err != nil {
 		return nil, err
 	}
-	p := &Plan{
-		Cluster: d.Cluster, Table: d.Table, Key: append([]string{}, d.Key...), Columns: d.Columns,
-		Strict: d.Options.Strict, Nodes: d.Nodes, Mode: o.Mode, Source: o.Source,
-		Changes: map[string][]Change{},
-	}
-	b := &builder{p: p, d: d, o: o, hashes: len(d.Key) > 0 && d.Options.RowHash == encode.RowHashRule}
-	for i := range d.Rows {
-		row := &d.Rows[i]
-		switch {
-		case len(d.Key) == 0:
-			b.wholeRow(i, row)
-		case o.Mode == ModeSource:
-			b.converge(i, row, o.Source, b.others(o.Source), false)
-		case o.Mode == ModeBidirectional:
-			b.bidirectional(i, row)
-		case o.Mode == ModeFixNulls:
-			b.fixNulls(i, row)
-		case o.Mode == ModePlan:
-			b.byRules(i, row)
+	b := newBuilder(d, o)
+	src := report.FromDiff(d)
+	for i := 0; ; {
+		e, err := src.Next()
+		if err == io.EOF {
+			break
 		}
+		if err != nil {
+			return nil, err
+		}
+		if e.Transient {
+			continue
+		}
+		if err := b.entry(i, e); err != nil {
+			return nil, err
+		}
+		i++
+	}
+	p := b.take()
+	for i := range p.Held {
+		p.Held[i].Key = p.keyRecord(p.Held[i].key)
+	}
+	for i := range p.Conflicts {
+		p.Conflicts[i].Key = p.keyRecord(p.Conflicts[i].key)
 	}
 	return p, nil
 }
 
+// builder plans entries, one at a time, into the plan of the current batch. Whether two nodes
+// hold the same row is whether they are in the same version of the entry: the diff grouped them
+// by its row hash, the comparison's own equality (v1 files without hashes: by equal values).
 type builder struct {
-	p *Plan
-	d *report.Diff
-	o Options
-	// hashes: the diff recorded every present node's row hash under the rule this build hashes
-	// with, so the plan can carry them to the stale guard.
+	head *Plan
+	d    *report.Diff
+	o    Options
+	// hashes: the diff recorded every version's row hash under the rule this build hashes with,
+	// so the plan can carry them to the stale guard.
 	hashes bool
+	out    *Plan
+	ver    []int // per node index: the version it holds in the current entry, -1 = none
 }
 
-// hashOf returns node's recorded row hash of the row, or an unknown hash when the diff has none
-// (older diff files, whole-row mode, another hash rule) or the node lacks the row.
-func (b *builder) hashOf(row *report.Row, node string) rowHash {
-	if !b.hashes || node == "" || row.Values[node] == nil {
-		return rowHash{}
+func newBuilder(d *report.Diff, o Options) *builder {
+	head := &Plan{
+		Cluster: d.Cluster, Table: d.Table, Key: append([]string{}, d.Key...), Columns: d.Columns,
+		Strict: d.Options.Strict, Nodes: d.Nodes, Mode: o.Mode, Source: o.Source,
 	}
-	s, ok := row.Hashes[node]
-	if !ok {
-		return rowHash{}
-	}
-	v, err := strconv.ParseInt(string(s), 10, 64)
-	if err != nil {
-		return rowHash{}
-	}
-	return rowHash{v: v, known: true}
+	b := &builder{head: head, d: d, o: o, hashes: len(d.Key) > 0 && d.Options.RowHash == encode.RowHashRule,
+		ver: make([]int, len(d.Nodes))}
+	b.out = b.fresh()
+	return b
 }
 
-// same reports whether nodes a and b hold the same version of the row (both present): by the
-// recorded hashes when the diff has them, which are the comparison's own equality, else by
-// sameRecord.
-func (b *builder) same(row *report.Row, a, c string) bool {
-	if ha, hc := b.hashOf(row, a), b.hashOf(row, c); ha.known && hc.known {
-		return ha.v == hc.v
-	}
-	return sameRecord(row.Values[a], row.Values[c], b.d.Columns, b.p.Strict)
+func (b *builder) fresh() *Plan {
+	p := b.head.header()
+	p.Changes = map[string][]Change{}
+	return p
 }
 
-// others returns every node but n, in diff order.
-func (b *builder) others(n string) []string {
-	var out []string
-	for _, x := range b.d.Nodes {
-		if x != n {
-			out = append(out, x)
+// take returns the plan built so far and starts a new one.
+func (b *builder) take() *Plan {
+	p := b.out
+	b.out = b.fresh()
+	return p
+}
+
+// entry plans one entry; i is its index in the diff.
+func (b *builder) entry(i int, e *report.Entry) error {
+	for n := range b.ver {
+		b.ver[n] = -1
+	}
+	for v := range e.Versions {
+		for _, n := range e.Versions[v].Nodes {
+			if n < 0 || n >= len(b.ver) {
+				return fmt.Errorf("diff entry %d: node number %d out of range", i+1, n)
+			}
+			b.ver[n] = v
+		}
+	}
+	if len(b.d.Key) > 0 && len(e.Key) != len(b.d.Key) {
+		return fmt.Errorf("diff entry %d: %d key values, the key has %d columns", i+1, len(e.Key), len(b.d.Key))
+	}
+	switch {
+	case len(b.d.Key) == 0:
+		return b.wholeRow(i, e)
+	case b.o.Mode == ModeSource:
+		b.converge(i, e, b.node(b.o.Source), b.others(b.node(b.o.Source)), false)
+	case b.o.Mode == ModeBidirectional:
+		b.bidirectional(i, e)
+	case b.o.Mode == ModeFixNulls:
+		b.fixNulls(i, e)
+	case b.o.Mode == ModePlan:
+		b.byRules(i, e)
+	}
+	return nil
+}
+
+// node returns the index of a node of the diff, or -1.
+func (b *builder) node(name string) int {
+	for i, n := range b.d.Nodes {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// values returns the row node n holds in e (nil: none).
+func (b *builder) values(e *report.Entry, n int) []*string {
+	if n < 0 || b.ver[n] < 0 {
+		return nil
+	}
+	vals := e.Versions[b.ver[n]].Values
+	if vals == nil {
+		vals = []*string{}
+	}
+	return vals
+}
+
+// hashOf returns node n's recorded row hash, or an unknown hash when the diff has none (older diff
+// files, whole-row mode, another hash rule) or the node lacks the row. A recorded 0 is taken as
+// unknown: files without hashes carry 0, and an unknown hash is only computed on the node.
+func (b *builder) hashOf(e *report.Entry, n int) rowHash {
+	if !b.hashes || n < 0 || b.ver[n] < 0 {
+		return rowHash{}
+	}
+	h := e.Versions[b.ver[n]].Hash
+	return rowHash{v: h, known: h != 0}
+}
+
+// same reports whether nodes a and c hold the same version of the row (both present).
+func (b *builder) same(a, c int) bool { return b.ver[a] >= 0 && b.ver[a] == b.ver[c] }
+
+// others returns every node index but n.
+func (b *builder) others(n int) []int {
+	out := make([]int, 0, len(b.d.Nodes))
+	for i := range b.d.Nodes {
+		if i != n {
+			out = append(out, i)
 		}
 	}
 	return out
 }
 
-// converge plans the changes that make each target hold the version of node from (every target
-// lacks the row when from is "" or lacks it). With noDelete, targets holding a row are never made
-// to lack it.
-func (b *builder) converge(i int, row *report.Row, from string, targets []string, noDelete bool) {
-	var want *report.Record
-	if from != "" {
-		want = row.Values[from]
+func (b *builder) all() []int { return b.others(-1) }
+
+// presence returns the nodes holding the row.
+func (b *builder) presence() []int {
+	var present []int
+	for n, v := range b.ver {
+		if v >= 0 {
+			present = append(present, n)
+		}
 	}
+	return present
+}
+
+func (b *builder) names(nodes []int) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = b.d.Nodes[n]
+	}
+	return out
+}
+
+// converge plans the changes that make each target hold the version of node from (every target
+// lacks the row when from is -1 or lacks it). With noDelete, targets holding a row are never made
+// to lack it.
+func (b *builder) converge(i int, e *report.Entry, from int, targets []int, noDelete bool) {
+	want := b.values(e, from)
 	for _, t := range targets {
-		cur := row.Values[t]
+		cur := b.values(e, t)
 		var c Change
 		switch {
 		case want == nil && cur == nil:
@@ -106,152 +198,161 @@ func (b *builder) converge(i int, row *report.Row, from string, targets []string
 			if noDelete {
 				continue
 			}
-			if from != "" && b.o.OutsideWhere[i][from] {
-				b.p.Held = append(b.p.Held, Held{Node: t, Key: row.Key, Kind: Delete,
-					Reason: from + " holds this key outside the diff's --where filter: its row is not in the diff"})
+			if from >= 0 && b.o.OutsideWhere[i][b.d.Nodes[from]] {
+				b.hold(Held{Node: b.d.Nodes[t], key: e.Key, Kind: Delete,
+					Reason: b.d.Nodes[from] + " holds this key outside the diff's --where filter: its row is not in the diff"})
 				continue
 			}
 			c = Change{Kind: Delete, Expected: cur}
 		case cur == nil:
-			if b.o.OutsideWhere[i][t] {
-				b.p.Held = append(b.p.Held, Held{Node: t, Key: row.Key, Kind: Insert,
-					Reason: t + " holds this key outside the diff's --where filter: its row is not in the diff"})
+			if b.o.OutsideWhere[i][b.d.Nodes[t]] {
+				b.hold(Held{Node: b.d.Nodes[t], key: e.Key, Kind: Insert,
+					Reason: b.d.Nodes[t] + " holds this key outside the diff's --where filter: its row is not in the diff"})
 				continue
 			}
 			c = Change{Kind: Insert, New: want}
-		case b.same(row, t, from):
+		case b.same(t, from):
 			continue
 		default:
 			c = Change{Kind: Update, Expected: cur, New: want}
 		}
-		c.Row, c.Key = i, row.Key
-		c.expHash, c.newHash = b.hashOf(row, t), b.hashOf(row, from)
+		c.Row, c.Key = i, e.Key
+		c.expHash, c.newHash = b.hashOf(e, t), b.hashOf(e, from)
 		b.add(t, c)
 	}
 }
 
+func (b *builder) hold(h Held) { b.out.Held = append(b.out.Held, h) }
+
 // add records a change unless --insert-only or --upsert-only holds it back.
-func (b *builder) add(node string, c Change) {
+func (b *builder) add(node int, c Change) {
+	name := b.d.Nodes[node]
 	switch {
 	case b.o.InsertOnly && c.Kind != Insert:
-		b.p.Held = append(b.p.Held, Held{Node: node, Key: c.Key, Kind: c.Kind, Reason: "--insert-only: rows are only inserted"})
+		b.hold(Held{Node: name, key: c.Key, Kind: c.Kind, Reason: "--insert-only: rows are only inserted"})
 	case b.o.UpsertOnly && c.Kind == Delete:
-		b.p.Held = append(b.p.Held, Held{Node: node, Key: c.Key, Kind: c.Kind, Reason: "--upsert-only: rows are never deleted"})
+		b.hold(Held{Node: name, key: c.Key, Kind: c.Kind, Reason: "--upsert-only: rows are never deleted"})
 	default:
-		b.p.Changes[node] = append(b.p.Changes[node], c)
+		b.out.Changes[name] = append(b.out.Changes[name], c)
 	}
 }
 
 // bidirectional inserts a row where it is missing when every node having it holds the same
 // version; differing versions are a conflict, and nothing of that key is touched.
-func (b *builder) bidirectional(i int, row *report.Row) {
-	present, _ := b.presence(row)
+func (b *builder) bidirectional(i int, e *report.Entry) {
+	present := b.presence()
 	if len(present) == 0 {
 		return
 	}
 	for _, n := range present[1:] {
-		if !b.same(row, n, present[0]) {
-			b.p.Conflicts = append(b.p.Conflicts, Conflict{Key: row.Key, Nodes: present,
+		if !b.same(n, present[0]) {
+			b.out.Conflicts = append(b.out.Conflicts, Conflict{key: e.Key, Nodes: b.names(present),
 				Reason: "nodes hold different versions of the row"})
 			return
 		}
 	}
-	b.converge(i, row, present[0], b.d.Nodes, true)
+	b.converge(i, e, present[0], b.all(), true)
 }
 
 // fixNulls fills, per column, the NULLs of nodes holding the row from the peers that have a
-// value; when the peers' values differ the column is a conflict and stays as it is.
-func (b *builder) fixNulls(i int, row *report.Row) {
-	present, _ := b.presence(row)
+// value; when the peers' values differ the column is a conflict and stays as it is. Values are
+// compared as the row hash compares them (numeric by value unless strict, domains by their base
+// type).
+func (b *builder) fixNulls(i int, e *report.Entry) {
+	present := b.presence()
 	if len(present) < 2 {
 		return
 	}
-	filled := map[string]report.Record{}
+	filled := map[int][]*string{}
 	var conflictCols []string
-	for _, col := range b.d.Columns {
+	for j, col := range b.d.Columns {
 		if b.isKey(col.Name) {
 			continue
 		}
-		var nulls []string
-		var value any
-		distinct := map[string]bool{}
+		var nulls []int
+		var value *string
+		distinct := 0
 		for _, n := range present {
-			v, _ := row.Values[n].Get(col.Name)
+			v := at(b.values(e, n), j)
 			if v == nil {
 				nulls = append(nulls, n)
 				continue
 			}
-			norm := normalValue(v, col, b.p.Strict)
-			if len(distinct) == 0 {
-				value = v
+			if value == nil {
+				value, distinct = v, 1
+			} else if distinct == 1 && !sameValue(col, *value, *v, b.head.Strict) {
+				distinct = 2
 			}
-			distinct[norm] = true
 		}
 		switch {
-		case len(nulls) == 0 || len(distinct) == 0:
+		case len(nulls) == 0 || distinct == 0:
 			continue
-		case len(distinct) > 1:
+		case distinct > 1:
 			conflictCols = append(conflictCols, col.Name)
 			continue
 		}
 		for _, n := range nulls {
 			rec, ok := filled[n]
 			if !ok {
-				rec = append(report.Record{}, *row.Values[n]...)
-			}
-			for j := range rec {
-				if rec[j].Name == col.Name {
-					rec[j].Value = value
+				rec = append([]*string{}, b.values(e, n)...)
+				for len(rec) < len(b.d.Columns) {
+					rec = append(rec, nil)
 				}
 			}
+			rec[j] = value
 			filled[n] = rec
 		}
 	}
 	if len(conflictCols) > 0 {
-		b.p.Conflicts = append(b.p.Conflicts, Conflict{Key: row.Key, Nodes: present, Columns: conflictCols,
+		b.out.Conflicts = append(b.out.Conflicts, Conflict{key: e.Key, Nodes: b.names(present), Columns: conflictCols,
 			Reason: "the nodes that have a value disagree on it"})
 	}
 	for _, n := range present {
 		if rec, ok := filled[n]; ok {
 			// The merged row is no node's row: its hash is computed on the node.
-			b.add(n, Change{Kind: Update, Row: i, Key: row.Key, Expected: row.Values[n], New: &rec, expHash: b.hashOf(row, n)})
+			b.add(n, Change{Kind: Update, Row: i, Key: e.Key, Expected: b.values(e, n), New: rec, expHash: b.hashOf(e, n)})
 		}
 	}
 }
 
-// wholeRow plans a whole-row (multiset) diff: copies are inserted or deleted until each target
-// holds as many copies of the row as the source.
-func (b *builder) wholeRow(i int, row *report.Row) {
-	src := b.o.Source
-	var rec *report.Record
-	for _, n := range b.d.Nodes {
-		if row.Values[n] != nil {
-			rec = row.Values[n]
-			break
-		}
+// at returns vals[j], nil past the end.
+func at(vals []*string, j int) *string {
+	if j < len(vals) {
+		return vals[j]
 	}
-	want := row.Counts[src]
+	return nil
+}
+
+// wholeRow plans a whole-row (multiset) entry: copies are inserted or deleted until each target
+// holds as many copies of the row as the source.
+func (b *builder) wholeRow(i int, e *report.Entry) error {
+	if len(e.Versions) == 0 {
+		return fmt.Errorf("diff entry %d: a whole-row entry without its row", i+1)
+	}
+	v := &e.Versions[0]
+	rec := v.Values
+	if rec == nil {
+		rec = []*string{}
+	}
+	key := []string{fmt.Sprint(v.Hash)}
+	count := func(n int) int64 {
+		if n >= 0 && n < len(e.Counts) {
+			return e.Counts[n]
+		}
+		return 0
+	}
+	src := b.node(b.o.Source)
+	want := count(src)
 	for _, t := range b.others(src) {
-		have := row.Counts[t]
+		have := count(t)
 		switch {
 		case have < want:
-			b.add(t, Change{Kind: Insert, Row: i, Key: row.Key, New: rec, Copies: want - have, ExpectCount: have})
+			b.add(t, Change{Kind: Insert, Row: i, Key: key, New: rec, Copies: want - have, ExpectCount: have})
 		case have > want:
-			b.add(t, Change{Kind: Delete, Row: i, Key: row.Key, Expected: rec, Copies: have - want, ExpectCount: have})
+			b.add(t, Change{Kind: Delete, Row: i, Key: key, Expected: rec, Copies: have - want, ExpectCount: have})
 		}
 	}
-}
-
-// presence splits the diff's nodes into those holding the row and those lacking it.
-func (b *builder) presence(row *report.Row) (present, missing []string) {
-	for _, n := range b.d.Nodes {
-		if row.Values[n] != nil {
-			present = append(present, n)
-		} else {
-			missing = append(missing, n)
-		}
-	}
-	return present, missing
+	return nil
 }
 
 func (b *builder) isKey(name string) bool {
@@ -265,14 +366,14 @@ func (b *builder) isKey(name string) bool {
 
 // byRules applies the plan file: the key's override, else the first matching rule, else the
 // default.
-func (b *builder) byRules(i int, row *report.Row) {
+func (b *builder) byRules(i int, e *report.Entry) {
 	r := b.o.Rules
-	act, source := r.decide(b.d, row)
+	act, source := r.decide(b, e)
 	if act.Verb == ActLatest {
 		var why string
-		act, why = b.latest(i, row, r.Fallback)
+		act, why = b.latest(i, e, r.Fallback)
 		if act.Verb == "" {
-			b.p.Held = append(b.p.Held, Held{Key: row.Key, Reason: source + ": latest-commit-wins: " + why})
+			b.hold(Held{key: e.Key, Reason: source + ": latest-commit-wins: " + why})
 			return
 		}
 		source += ": latest-commit-wins"
@@ -282,11 +383,11 @@ func (b *builder) byRules(i int, row *report.Row) {
 	}
 	switch act.Verb {
 	case ActSkip:
-		b.p.Held = append(b.p.Held, Held{Key: row.Key, Reason: source + ": skip"})
+		b.hold(Held{key: e.Key, Reason: source + ": skip"})
 	case ActDelete:
-		b.converge(i, row, "", b.d.Nodes, false)
+		b.converge(i, e, -1, b.all(), false)
 	case ActTake:
-		b.converge(i, row, act.Node, b.d.Nodes, act.noDelete)
+		b.converge(i, e, b.node(act.Node), b.all(), act.noDelete)
 	}
 }
 
@@ -294,30 +395,29 @@ func (b *builder) byRules(i int, row *report.Row) {
 // have no version with a time, so latest-commit-wins never deletes: they receive the winner. When
 // a holder's time is unknown or the newest time is shared by differing versions, the fallback
 // decides (none: the key is held back, with why).
-func (b *builder) latest(i int, row *report.Row, fallback *Action) (Action, string) {
-	present, _ := b.presence(row)
+func (b *builder) latest(i int, e *report.Entry, fallback *Action) (Action, string) {
 	times := b.o.CommitTimes[i]
-	var best string
+	best := -1
 	tie := false
-	for _, n := range present {
-		t, ok := times[n]
+	for _, n := range b.presence() {
+		t, ok := times[b.d.Nodes[n]]
 		if !ok {
-			return b.fallback(fallback, "no commit timestamp for the row on "+n)
+			return b.fallback(fallback, "no commit timestamp for the row on "+b.d.Nodes[n])
 		}
 		switch {
-		case best == "" || t.After(times[best]):
+		case best < 0 || t.After(times[b.d.Nodes[best]]):
 			best, tie = n, false
-		case t.Equal(times[best]) && !b.same(row, n, best):
+		case t.Equal(times[b.d.Nodes[best]]) && !b.same(n, best):
 			tie = true
 		}
 	}
-	if best == "" {
+	if best < 0 {
 		return Action{}, "no node has the row"
 	}
 	if tie {
 		return b.fallback(fallback, "two versions were committed at the same time")
 	}
-	return Action{Verb: ActTake, Node: best, noDelete: true}, ""
+	return Action{Verb: ActTake, Node: b.d.Nodes[best], noDelete: true}, ""
 }
 
 func (b *builder) fallback(f *Action, why string) (Action, string) {
@@ -327,30 +427,22 @@ func (b *builder) fallback(f *Action, why string) (Action, string) {
 	return *f, why + "; fallback " + f.String()
 }
 
-// sameRecord reports whether two rows are equal under the diff's equality: values compared as
-// text, numeric by value unless strict (1.0 = 1.00).
-func sameRecord(a, b *report.Record, cols []report.Column, strict bool) bool {
-	for _, c := range cols {
-		va, oka := a.Get(c.Name)
-		vb, okb := b.Get(c.Name)
-		if oka != okb {
-			return false
-		}
-		if (va == nil) != (vb == nil) {
-			return false
-		}
-		if va != nil && normalValue(va, c, strict) != normalValue(vb, c, strict) {
-			return false
-		}
+// sameValue reports whether two texts of a column are equal values under the row hash's rule:
+// numeric (or a domain over numeric) by value unless strict (1.0 = 1.00), anything else by its
+// text.
+func sameValue(c report.Column, a, b string, strict bool) bool {
+	if a == b {
+		return true
 	}
-	return true
+	if strict || !isNumeric(baseType(c)) {
+		return false
+	}
+	return trimScale(a) == trimScale(b)
 }
 
-// normalValue is a value's text for equality: numeric without trailing fractional zeros unless
-// strict, as the row hash does.
-func normalValue(v any, c report.Column, strict bool) string {
-	s, _ := encode.Text(v)
-	if strict || !isNumeric(c.Type) || !strings.Contains(s, ".") {
+// trimScale drops trailing fractional zeros of a numeric's text, as trim_scale does.
+func trimScale(s string) string {
+	if !strings.Contains(s, ".") || strings.ContainsAny(s, "eE") {
 		return s
 	}
 	s = strings.TrimRight(s, "0")

@@ -49,7 +49,8 @@ func testDiff() *report.Diff {
 // renderPlan lists "node kind key: expected -> new", held and conflicts, sorted.
 func renderPlan(p *Plan) []string {
 	var out []string
-	short := func(r *report.Record) string {
+	short := func(vals []*string) string {
+		r := p.valuesRecord(vals)
 		if r == nil {
 			return "-"
 		}
@@ -65,7 +66,7 @@ func renderPlan(p *Plan) []string {
 	}
 	for n, cs := range p.Changes {
 		for _, c := range cs {
-			out = append(out, fmt.Sprintf("%s %s %s: %s -> %s", n, c.Kind, describe(c.Key), short(c.Expected), short(c.New)))
+			out = append(out, fmt.Sprintf("%s %s %s: %s -> %s", n, c.Kind, describe(p.keyRecord(c.Key)), short(c.Expected), short(c.New)))
 		}
 	}
 	for _, h := range p.Held {

@@ -1,11 +1,16 @@
-// Package repair converges the nodes of a diff file: Plan decides, as a pure function of the diff
-// and the options, which rows each node must insert, update or delete; Apply carries a plan out in
-// one transaction per node, guarded against rows that changed since the diff, writing an undo file
-// before any commit; Repair adds the checks around them and re-reads the repaired keys.
+// Package repair converges the nodes of a diff: Plan decides, as a pure function of the diff and
+// the options, which rows each node must insert, update or delete; the apply engine carries the
+// changes out in one transaction per node, batch after batch as the diff is read, guarded against
+// rows that changed since the diff, writing an undo file before any commit; Repair adds the checks
+// around them and re-reads the repaired keys. Memory is bounded by a batch, whatever the number of
+// differences.
 package repair
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pgparity/pgparity/internal/fault"
@@ -44,18 +49,20 @@ type Options struct {
 	InsertOnly bool   // never update or delete
 	UpsertOnly bool   // never delete
 	Rules      *Rules // ModePlan
-	// CommitTimes holds, per diff row index and node, the commit time of that node's version of
-	// the row; latest-commit-wins needs it (see CommitTimes in run.go). A missing entry means the
-	// time is unknown.
+	// CommitTimes holds, per diff entry index and node, the commit time of that node's version of
+	// the row; latest-commit-wins needs it (Repair reads it batch by batch). A missing entry means
+	// the time is unknown.
 	CommitTimes map[int]map[string]time.Time
-	// OutsideWhere holds, for a diff taken with --where, per diff row index the nodes that lack
-	// the row in the diff but hold its key outside the filter (see KeysOutsideWhere): their
-	// absence is the filter's, so it never makes a node delete the row, and they are not sent a
-	// row to insert over theirs.
+	// OutsideWhere holds, for a diff taken with --where, per diff entry index the nodes that lack
+	// the row in the diff but hold its key outside the filter (Repair reads it batch by batch):
+	// their absence is the filter's, so it never makes a node delete the row, and they are not sent
+	// a row to insert over theirs.
 	OutsideWhere map[int]map[string]bool
 }
 
-// Plan is what a repair will do: per node the changes, plus what it will not do and why.
+// Plan is what a repair will do: per node the changes, plus what it will not do and why. A
+// streamed repair plans one batch of keys at a time into a Plan of that batch; NewPlan plans a
+// whole in-memory diff.
 type Plan struct {
 	Cluster   string
 	Table     report.TableRef
@@ -65,31 +72,32 @@ type Plan struct {
 	Nodes     []string // every node of the diff, in diff order
 	Mode      Mode
 	Source    string
-	Changes   map[string][]Change // node -> changes, in diff row order
+	Changes   map[string][]Change // node -> changes, in diff order
 	Conflicts []Conflict
 	Held      []Held // changes a rule or a mode flag held back
 }
 
-// Change is one row to change on one node. Expected is the row the node held when the diff was
-// taken (nil: it lacked the row): the stale guard only writes when the row still holds it. New is
-// the row to write (nil: delete it).
+// Change is one row to change on one node, as PostgreSQL text. Expected is the row the node held
+// when the diff was taken (nil: it lacked the row): the stale guard only writes when the row still
+// holds it. New is the row to write (nil: delete it). Values are by position in Plan.Columns, NULL
+// is a nil pointer; the slices are shared with the diff entry they come from.
 type Change struct {
 	Kind     Kind
-	Row      int // index of the row in the diff
-	Key      report.Record
-	Expected *report.Record
-	New      *report.Record
+	Row      int      // index of the entry in the diff (of the line in an undo file)
+	Key      []string // the key's texts in key order; whole-row mode: the row hash
+	Expected []*string
+	New      []*string
 	// Copies is, in whole-row mode, how many copies to insert or delete; ExpectCount how many
 	// copies the node held at diff time.
-	Copies      int64 `json:",omitempty"`
-	ExpectCount int64 `json:",omitempty"`
+	Copies      int64
+	ExpectCount int64
 	// expHash and newHash are the row hashes of Expected and New as the diff recorded them
-	// (keyed mode, see builder.hashOf); Apply computes the ones not known before the guard.
+	// (keyed mode, see builder.hashOf); the apply computes the ones not known before the guard.
 	expHash, newHash rowHash
 }
 
 // rowHash is a row hash (encode.RowHash) and whether it is known; an unknown hash of a row that
-// is absent (nil record) means "absent".
+// is absent (nil values) means "absent".
 type rowHash struct {
 	v     int64
 	known bool
@@ -106,14 +114,17 @@ type Conflict struct {
 	Nodes   []string      `json:"nodes"`
 	Columns []string      `json:"columns,omitempty"`
 	Reason  string        `json:"reason"`
+	key     []string      // Key as texts; Key is filled only where the conflict is kept
 }
 
 // Held is a change the plan decided not to make, with the reason (a skip rule, --insert-only ...).
+// An empty Node holds the key back on every node.
 type Held struct {
 	Node   string        `json:"node"`
 	Key    report.Record `json:"key"`
 	Kind   Kind          `json:"kind"`
 	Reason string        `json:"reason"`
+	key    []string      // Key as texts; Key is filled only where the held change is kept
 }
 
 // Count returns the number of changes planned for node.
@@ -128,7 +139,82 @@ func (p *Plan) Total() int {
 	return n
 }
 
-// validate checks the options against the diff; problems are input errors.
+// header returns p without its changes: what every batch of a repair shares.
+func (p *Plan) header() *Plan {
+	return &Plan{Cluster: p.Cluster, Table: p.Table, Key: p.Key, Columns: p.Columns, Strict: p.Strict,
+		Nodes: p.Nodes, Mode: p.Mode, Source: p.Source}
+}
+
+// keyRecord returns a key's texts as the record reports and undo files show: typed for JSON
+// (integers as numbers), named by the key columns; in whole-row mode {"row_hash": N}.
+func (p *Plan) keyRecord(texts []string) report.Record {
+	if len(p.Key) == 0 {
+		if len(texts) == 0 {
+			return report.Record{}
+		}
+		return report.Record{{Name: report.RowHashField, Value: json.Number(texts[0])}}
+	}
+	rec := make(report.Record, len(p.Key))
+	for i, k := range p.Key {
+		col := report.Column{Name: k}
+		for _, c := range p.Columns {
+			if c.Name == k {
+				col = c
+				break
+			}
+		}
+		var t *string
+		if i < len(texts) {
+			t = &texts[i]
+		}
+		rec[i] = report.Field{Name: k, Value: jsonValue(col, t)}
+	}
+	return rec
+}
+
+// valuesRecord returns a row's texts as a record of the plan's columns, typed for JSON.
+func (p *Plan) valuesRecord(vals []*string) *report.Record {
+	if vals == nil {
+		return nil
+	}
+	rec := make(report.Record, len(p.Columns))
+	for i, c := range p.Columns {
+		var t *string
+		if i < len(vals) {
+			t = vals[i]
+		}
+		rec[i] = report.Field{Name: c.Name, Value: jsonValue(c, t)}
+	}
+	return &rec
+}
+
+// jsonValue types a diff column's text for JSON as diff files do: integer types as exact numbers,
+// booleans as true/false, everything else as text.
+func jsonValue(c report.Column, t *string) any {
+	if t == nil {
+		return nil
+	}
+	switch baseType(c) {
+	case "smallint", "integer", "bigint", "oid":
+		if _, err := strconv.ParseInt(*t, 10, 64); err == nil {
+			return json.Number(*t)
+		}
+	case "boolean":
+		return *t == "true"
+	}
+	return *t
+}
+
+// baseType is the column's base type as format_type prints it (the type itself for non-domains
+// and for diff files that did not record it).
+func baseType(c report.Column) string {
+	if c.Base != "" {
+		return c.Base
+	}
+	return c.Type
+}
+
+// validate checks the options against the diff's header; problems are input errors.
 func (o *Options) validate(d *report.Diff) error {
 	known := map[string]bool{}
 	for _, n := range d.Nodes {
@@ -169,12 +255,12 @@ func (k Kind) String() string { return string(k) }
 
 // describe renders a key for messages and text reports: col=value, ...
 func describe(key report.Record) string {
-	s := ""
+	var b strings.Builder
 	for i, f := range key {
 		if i > 0 {
-			s += ", "
+			b.WriteString(", ")
 		}
-		s += fmt.Sprintf("%s=%v", f.Name, f.Value)
+		fmt.Fprintf(&b, "%s=%v", f.Name, f.Value)
 	}
-	return s
+	return b.String()
 }

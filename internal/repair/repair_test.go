@@ -40,9 +40,10 @@ func TestSourceOfTruthConverges(t *testing.T) {
 	}
 	wantRows(t, "first rows", before[:5], basicWant)
 	// table-rerun on the same diff file now finds nothing.
-	nd, err := diff.Rerun(testContext(t), pools, d, "test")
-	if err != nil || len(nd.Rows) != 0 {
-		t.Fatalf("rerun: %v, %d rows", err, len(nd.Rows))
+	c := &report.Collector{}
+	_, err := diff.Rerun(testContext(t), pools, report.FromDiff(d), "test", c)
+	if err != nil || len(c.Diff.Rows) != 0 {
+		t.Fatalf("rerun: %v, %+v", err, c.Diff)
 	}
 }
 
@@ -51,7 +52,7 @@ func TestUnknownSourceIsInputError(t *testing.T) {
 	pools := connect(t, db)
 	d, _ := takeDiff(t, pools, "public", "t")
 	before := table(t, db, "n2", "public.t", "id")
-	_, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n9"}, applyOpts(t), "test")
+	_, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n9"}, applyOpts(t), "test")
 	if !fault.IsInput(err) {
 		t.Fatalf("want input error, got %v", err)
 	}
@@ -91,7 +92,7 @@ func testStaleGuard(t *testing.T, edit func(d *report.Diff)) {
 	// n3 deleted row 4.
 	db.Exec(t, `UPDATE t SET v = 'late' WHERE id = 2; INSERT INTO t VALUES (3, 'late3', 0); UPDATE t SET v = 'late21' WHERE id = 21`, "n2")
 	db.Exec(t, `DELETE FROM t WHERE id = 4`, "n3")
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, applyOpts(t), "test")
 	if !errors.Is(err, fault.ErrDiffer) || res.Status != StatusUnresolved {
 		t.Fatalf("want ErrDiffer and status unresolved, got %v / %s", err, res.Status)
 	}
@@ -123,7 +124,7 @@ func TestNoStaleGuard(t *testing.T) {
 	db.Exec(t, `DELETE FROM t WHERE id = 4`, "n3")
 	ao := applyOpts(t)
 	ao.NoStaleGuard = true
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
 	if !errors.Is(err, fault.ErrDiffer) {
 		t.Fatalf("want ErrDiffer, got %v", err)
 	}
@@ -179,7 +180,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	before := snap()
 	ao := ApplyOptions{DryRun: true}
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
 	if err != nil || res.Status != StatusDryRun || res.Verify != nil || res.UndoFile != "" {
 		t.Fatalf("dry run: %v, status %s, verify %v, undo %q", err, res.Status, res.Verify, res.UndoFile)
 	}

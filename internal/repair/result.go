@@ -39,29 +39,63 @@ type Result struct {
 	StartedAt       time.Time       `json:"started_at"`
 	DurationSeconds float64         `json:"duration_seconds"`
 	Nodes           []*NodeResult   `json:"nodes"`
-	Conflicts       []Conflict      `json:"conflicts"`
-	Held            []Held          `json:"held_back"`
-	Verify          *Verify         `json:"verify,omitempty"`
-	Warnings        []string        `json:"warnings,omitempty"`
-	Error           string          `json:"error,omitempty"`
+	// Conflicts and Held list the first ListLimit conflicts and held-back changes; the counts say
+	// how many there are and how many the lists leave out.
+	Conflicts        []Conflict `json:"conflicts"`
+	ConflictCount    int        `json:"conflict_count"`
+	ConflictsLeftOut int        `json:"conflicts_left_out,omitempty"`
+	Held             []Held     `json:"held_back"`
+	HeldCount        int        `json:"held_back_count"`
+	HeldLeftOut      int        `json:"held_back_left_out,omitempty"`
+	Verify           *Verify    `json:"verify,omitempty"`
+	Warnings         []string   `json:"warnings,omitempty"`
+	Error            string     `json:"error,omitempty"`
+	warned           bool       // the preflight warning is in Warnings
 }
+
+// ListLimit is how many conflicts, held-back changes, and per node stale rows and dry-run changes
+// a result lists; past it only their number grows, so a result's size is bounded whatever the
+// number of differences.
+const ListLimit = 1000
 
 // NodeResult is what happened on one node.
 type NodeResult struct {
-	Node            string      `json:"node"`
-	Planned         int         `json:"planned"`
-	Inserted        int64       `json:"inserted"`
-	Updated         int64       `json:"updated"`
-	Deleted         int64       `json:"deleted"`
-	InSync          int64       `json:"already_in_sync"`
-	Skipped         int         `json:"skipped_stale"`
-	Held            int         `json:"held_back"`
-	Conflicts       int         `json:"conflicts"`
-	DurationSeconds float64     `json:"duration_seconds"`
-	Committed       bool        `json:"committed"`
-	Error           string      `json:"error,omitempty"`
-	Stale           []StaleRow  `json:"stale,omitempty"`
-	Changes         []undoEntry `json:"changes,omitempty"` // dry run: what would change, with the rows before and after
+	Node            string     `json:"node"`
+	Planned         int        `json:"planned"`
+	Inserted        int64      `json:"inserted"`
+	Updated         int64      `json:"updated"`
+	Deleted         int64      `json:"deleted"`
+	InSync          int64      `json:"already_in_sync"`
+	Skipped         int        `json:"skipped_stale"`
+	Held            int        `json:"held_back"`
+	Conflicts       int        `json:"conflicts"`
+	DurationSeconds float64    `json:"duration_seconds"`
+	Committed       bool       `json:"committed"`
+	Error           string     `json:"error,omitempty"`
+	Stale           []StaleRow `json:"stale,omitempty"` // the first ListLimit rows skipped as stale
+	StaleLeftOut    int        `json:"stale_left_out,omitempty"`
+	// Changes lists, in a dry run, the first ListLimit changes with the rows before and after.
+	Changes        []undoEntry `json:"changes,omitempty"`
+	ChangesLeftOut int         `json:"changes_left_out,omitempty"`
+}
+
+// stale records a change the stale guard skipped.
+func (n *NodeResult) stale(s StaleRow) {
+	n.Skipped++
+	if len(n.Stale) < ListLimit {
+		n.Stale = append(n.Stale, s)
+	} else {
+		n.StaleLeftOut++
+	}
+}
+
+// change lists a dry run's change, built by entry only when the list has room.
+func (n *NodeResult) change(entry func() undoEntry) {
+	if len(n.Changes) < ListLimit {
+		n.Changes = append(n.Changes, entry())
+	} else {
+		n.ChangesLeftOut++
+	}
 }
 
 // StaleRow is a planned change the stale guard skipped.
@@ -82,35 +116,55 @@ func newResult(p *Plan, o ApplyOptions) *Result {
 	r := &Result{
 		Format: ResultFormat, Cluster: p.Cluster, Table: p.Table, DiffFile: o.DiffFile, Mode: p.Mode,
 		Source: p.Source, DryRun: o.DryRun, StaleGuard: !o.NoStaleGuard, Origin: o.Origin,
-		StartedAt: time.Now().UTC(), Conflicts: p.Conflicts, Held: p.Held,
+		StartedAt: time.Now().UTC(), Conflicts: []Conflict{}, Held: []Held{},
 		Triggers: "off (session_replication_role = replica)",
 	}
 	if o.FireTriggers {
 		r.Triggers = "on (--fire-triggers)"
 	}
-	if r.Conflicts == nil {
-		r.Conflicts = []Conflict{}
-	}
-	if r.Held == nil {
-		r.Held = []Held{}
-	}
 	for _, n := range p.Nodes {
-		nr := &NodeResult{Node: n, Planned: len(p.Changes[n])}
-		for _, h := range p.Held {
-			if h.Node == n || h.Node == "" {
-				nr.Held++
+		r.Nodes = append(r.Nodes, &NodeResult{Node: n})
+	}
+	return r
+}
+
+// absorb counts a batch's conflicts and held-back changes, per node too, and keeps the first
+// ListLimit of each.
+func (r *Result) absorb(p *Plan) {
+	for _, h := range p.Held {
+		for _, n := range r.Nodes {
+			if h.Node == n.Node || h.Node == "" {
+				n.Held++
 			}
 		}
-		for _, c := range p.Conflicts {
+		r.HeldCount++
+		if len(r.Held) < ListLimit {
+			if h.Key == nil {
+				h.Key = p.keyRecord(h.key)
+			}
+			r.Held = append(r.Held, h)
+		} else {
+			r.HeldLeftOut++
+		}
+	}
+	for _, c := range p.Conflicts {
+		for _, n := range r.Nodes {
 			for _, cn := range c.Nodes {
-				if cn == n {
-					nr.Conflicts++
+				if cn == n.Node {
+					n.Conflicts++
 				}
 			}
 		}
-		r.Nodes = append(r.Nodes, nr)
+		r.ConflictCount++
+		if len(r.Conflicts) < ListLimit {
+			if c.Key == nil {
+				c.Key = p.keyRecord(c.key)
+			}
+			r.Conflicts = append(r.Conflicts, c)
+		} else {
+			r.ConflictsLeftOut++
+		}
 	}
-	return r
 }
 
 func (r *Result) node(n string) *NodeResult {
@@ -126,7 +180,6 @@ func (r *Result) finish(started time.Time) {
 	r.DurationSeconds = time.Since(started).Seconds()
 	r.Status = StatusRepaired
 	for _, n := range r.Nodes {
-		n.Skipped = len(n.Stale)
 		switch {
 		case r.DryRun:
 		case n.Planned > 0 && !n.Committed:
@@ -167,7 +220,8 @@ func (r *Result) WriteFile(path string) error {
 	})
 }
 
-// maxListed bounds the rows a text summary lists per section; the JSON report lists all.
+// maxListed bounds the rows a text summary lists per section; the JSON report lists up to
+// ListLimit.
 const maxListed = 20
 
 // WriteSummary prints the report for a terminal: per node counts, then the rows skipped, held
@@ -201,15 +255,15 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		if n.Error != "" {
 			fmt.Fprintf(bw, "error on %s: %s\n", n.Node, n.Error)
 		}
-		list(bw, fmt.Sprintf("would change on %s", n.Node), len(n.Changes), func(i int) string {
+		list(bw, fmt.Sprintf("would change on %s", n.Node), len(n.Changes)+n.ChangesLeftOut, len(n.Changes), func(i int) string {
 			c := n.Changes[i]
 			return fmt.Sprintf("%s %s", c.Op, describe(c.Key))
 		})
-		list(bw, fmt.Sprintf("skipped on %s (stale)", n.Node), len(n.Stale), func(i int) string {
+		list(bw, fmt.Sprintf("skipped on %s (stale)", n.Node), n.Skipped, len(n.Stale), func(i int) string {
 			return fmt.Sprintf("%s %s: %s", n.Stale[i].Kind, describe(n.Stale[i].Key), n.Stale[i].Reason)
 		})
 	}
-	list(bw, "held back", len(r.Held), func(i int) string {
+	list(bw, "held back", r.HeldCount, len(r.Held), func(i int) string {
 		h := r.Held[i]
 		where := ""
 		if h.Node != "" {
@@ -217,7 +271,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		}
 		return fmt.Sprintf("%s%s: %s", describe(h.Key), where, h.Reason)
 	})
-	list(bw, "conflicts", len(r.Conflicts), func(i int) string {
+	list(bw, "conflicts", r.ConflictCount, len(r.Conflicts), func(i int) string {
 		c := r.Conflicts[i]
 		cols := ""
 		if len(c.Columns) > 0 {
@@ -238,15 +292,20 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	return bw.Flush()
 }
 
-func list(w io.Writer, title string, n int, item func(int) string) {
+// list prints a section of n items, of which the first shown can be rendered by item.
+func list(w io.Writer, title string, n, shown int, item func(int) string) {
 	if n == 0 {
 		return
 	}
 	fmt.Fprintf(w, "%s: %d\n", title, n)
-	for i := 0; i < n && i < maxListed; i++ {
+	for i := 0; i < shown && i < maxListed; i++ {
 		fmt.Fprintf(w, "  %s\n", item(i))
 	}
 	if n > maxListed {
-		fmt.Fprintf(w, "  ... and %d more (see the JSON report)\n", n-maxListed)
+		more := "see the JSON report"
+		if n > shown {
+			more = fmt.Sprintf("the JSON report lists the first %d", shown)
+		}
+		fmt.Fprintf(w, "  ... and %d more (%s)\n", n-min(shown, maxListed), more)
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
 )
@@ -340,13 +339,14 @@ func (r *Rules) needsCommitTimes() bool {
 	return false
 }
 
-// decide returns the action for a row and a description of where it came from.
-func (r *Rules) decide(d *report.Diff, row *report.Row) (Action, string) {
-	if i, ok := r.override(d, row.Key); ok {
+// decide returns the action for the builder's current entry and a description of where it came
+// from.
+func (r *Rules) decide(b *builder, e *report.Entry) (Action, string) {
+	if i, ok := r.override(e.Key); ok {
 		return r.Overrides[i].Action, fmt.Sprintf("override %d", i+1)
 	}
 	for _, rule := range r.Rules {
-		if rule.When.matches(d, row) {
+		if rule.When.matches(b, e) {
 			return rule.Action, fmt.Sprintf("rule %q", rule.Name)
 		}
 	}
@@ -354,20 +354,14 @@ func (r *Rules) decide(d *report.Diff, row *report.Row) (Action, string) {
 }
 
 // override returns the index of the first override naming key (its text equals the key's,
-// column by column; a NULL matches nothing).
-func (r *Rules) override(d *report.Diff, key report.Record) (int, bool) {
-	if len(r.byKey) == 0 || len(key) != len(d.Key) {
+// column by column).
+func (r *Rules) override(key []string) (int, bool) {
+	if len(r.byKey) == 0 {
 		return 0, false
 	}
-	texts := make([]*string, len(d.Key))
-	for j, k := range d.Key {
-		v, ok := key.Get(k)
-		if !ok {
-			return 0, false
-		}
-		if s, ok := encode.Text(v); ok {
-			texts[j] = &s
-		}
+	texts := make([]*string, len(key))
+	for j := range key {
+		texts[j] = &key[j]
 	}
 	k, ok := overrideKey(texts)
 	if !ok {
@@ -390,62 +384,70 @@ func overrideKey(texts []*string) (string, bool) {
 	return b.String(), true
 }
 
-func (w *When) matches(d *report.Diff, row *report.Row) bool {
+func (w *When) matches(b *builder, e *report.Entry) bool {
 	for _, n := range w.PresentOn {
-		if row.Values[n] == nil {
+		if b.values(e, b.node(n)) == nil {
 			return false
 		}
 	}
 	for _, n := range w.MissingOn {
-		if row.Values[n] != nil {
+		if b.values(e, b.node(n)) != nil {
 			return false
 		}
 	}
-	var present []string
-	for _, n := range d.Nodes {
-		if row.Values[n] != nil {
-			present = append(present, n)
-		}
-	}
+	present := b.presence()
 	for _, c := range w.Differs {
-		seen := map[string]bool{}
-		for _, n := range present {
-			v, _ := row.Values[n].Get(c)
-			s, ok := encode.Text(v)
-			if !ok {
-				s = "\x00null"
+		j := column(b.d.Columns, c)
+		var first *string
+		differ := false
+		for k, n := range present {
+			v := at(b.values(e, n), j)
+			switch {
+			case k == 0:
+				first = v
+			case (v == nil) != (first == nil) || (v != nil && !sameValue(b.d.Columns[j], *v, *first, b.head.Strict)):
+				differ = true
 			}
-			seen[s] = true
 		}
-		if len(seen) < 2 {
+		if !differ {
 			return false
 		}
 	}
 	for _, m := range w.Columns {
-		if !m.matches(row, present) {
+		if !m.matches(b, e, present) {
 			return false
 		}
 	}
 	return true
 }
 
-func (m *Match) matches(row *report.Row, present []string) bool {
+// column returns the position of the named column (checked to exist by Rules.check).
+func column(cols []report.Column, name string) int {
+	for j, c := range cols {
+		if c.Name == name {
+			return j
+		}
+	}
+	return -1
+}
+
+func (m *Match) matches(b *builder, e *report.Entry, present []int) bool {
 	nodes := present
 	if m.Node != "" && m.Node != "any" && m.Node != "all" {
-		nodes = []string{m.Node}
+		nodes = []int{b.node(m.Node)}
 	}
+	j := column(b.d.Columns, m.Column)
 	all := m.Node == "all"
 	hit := 0
 	for _, n := range nodes {
-		rec := row.Values[n]
-		if rec == nil {
+		vals := b.values(e, n)
+		if vals == nil {
 			if all {
 				return false
 			}
 			continue
 		}
-		v, _ := rec.Get(m.Column)
-		if m.test(v) {
+		if m.test(at(vals, j)) {
 			hit++
 		} else if all {
 			return false
@@ -456,8 +458,11 @@ func (m *Match) matches(row *report.Row, present []string) bool {
 
 // test applies the match's comparison to one value. Ordering compares numbers by value when both
 // sides are numbers, else text byte-wise; a NULL value meets only is_null: true and not_equals.
-func (m *Match) test(v any) bool {
-	s, notNull := encode.Text(v)
+func (m *Match) test(v *string) bool {
+	s, notNull := "", v != nil
+	if notNull {
+		s = *v
+	}
 	eq := func(x *Scalar) bool {
 		if x.Null || !notNull {
 			return x.Null == !notNull

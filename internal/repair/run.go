@@ -3,28 +3,52 @@ package repair
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
-	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
 )
 
-//go:embed commit_ts_setting.sql
-var commitTSSettingSQL string
+// Input opens the diff to repair for reading from its first entry; a repair opens it twice: to
+// repair, then to verify. done releases what open took.
+type Input func() (src report.Source, done func(), err error)
 
-// Repair plans the repair of a diff, applies it, and (unless it is a dry run) re-reads every key
-// of the diff on every node. pools must hold every node of the diff. It returns fault.ErrDiffer
-// when every node committed but some keys still differ; the result is set whatever happens.
-func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options, ao ApplyOptions, tool string) (*Result, error) {
+// FromFile reads a diff file (v2, optionally compressed, or v1), streaming.
+func FromFile(path string) Input {
+	return func() (report.Source, func(), error) {
+		r, err := report.OpenDiff(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() { r.Close() }, nil
+	}
+}
+
+// FromDiff reads an in-memory diff (tests, small diffs).
+func FromDiff(d *report.Diff) Input {
+	return func() (report.Source, func(), error) { return report.FromDiff(d), func() {}, nil }
+}
+
+// VerifyKeys is how many keys still differing after a repair its result lists.
+const VerifyKeys = 100
+
+// Repair reads the diff batch by batch, plans each batch and applies it (see apply), and unless
+// it is a dry run re-reads every key of the diff on every node. Memory is bounded by a batch,
+// whatever the number of keys. pools must hold every node with changes to make. It returns
+// fault.ErrDiffer when every node committed but some keys still differ; the result is set
+// whatever happens once the diff's header was read.
+func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao ApplyOptions, tool string) (*Result, error) {
+	src, done, err := in()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	d := src.Header()
 	fail := func(res *Result, err error) (*Result, error) {
 		if res == nil {
 			res = newResult(&Plan{Cluster: d.Cluster, Table: d.Table, Nodes: d.Nodes, Mode: o.Mode, Source: o.Source}, ao)
@@ -35,33 +59,63 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 	if err := o.validate(d); err != nil {
 		return fail(nil, err)
 	}
+	lk := newLookups(pools, d)
 	var warnings []string
-	if o.Mode == ModePlan && o.Rules.needsCommitTimes() {
-		times, warn, err := CommitTimes(ctx, pools, d, o.Rules.Fallback != nil)
-		if err != nil {
+	times := o.Mode == ModePlan && o.Rules.needsCommitTimes()
+	if times {
+		if warnings, err = lk.checkCommitTimes(ctx, o.Rules.Fallback != nil); err != nil {
 			return fail(nil, err)
 		}
-		o.CommitTimes, warnings = times, warn
 	}
-	if len(d.Key) > 0 && d.Options.Where != "" {
-		outside, err := KeysOutsideWhere(ctx, pools, d)
-		if err != nil {
-			return fail(nil, err)
+	where := len(d.Key) > 0 && d.Options.Where != ""
+	b := newBuilder(d, o)
+	keys := 0
+	size := ao.batchSize()
+	next := func(ctx context.Context) (*Plan, error) {
+		batch := make([]report.Entry, 0, size)
+		for bytes := 0; len(batch) < size && bytes < batchBytes; {
+			e, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !e.Transient {
+				batch = append(batch, *e)
+				bytes += entryBytes(e)
+			}
 		}
-		o.OutsideWhere = outside
+		if len(batch) == 0 {
+			return nil, io.EOF
+		}
+		first := keys
+		keys += len(batch)
+		if times {
+			if b.o.CommitTimes, err = lk.commitTimes(ctx, batch, first); err != nil {
+				return nil, err
+			}
+		}
+		if where {
+			if b.o.OutsideWhere, err = lk.outsideWhere(ctx, batch, first); err != nil {
+				return nil, err
+			}
+		}
+		for i := range batch {
+			if err := b.entry(first+i, &batch[i]); err != nil {
+				return nil, fault.AsInput(err)
+			}
+		}
+		return b.take(), nil
 	}
-	p, err := NewPlan(d, o)
-	if err != nil {
-		return fail(nil, err)
-	}
-	slog.Debug("repair planned", "changes", p.Total())
-	res, err := Apply(ctx, pools, p, ao)
+	res, err := apply(ctx, pools, b.head, next, ao)
+	// A v2 file's summary is known once it is read to its end.
 	if d.Summary.Status == report.StatusPartial {
 		warnings = append(warnings, fmt.Sprintf("the diff is partial (%s): only its %d keys are repaired; "+
-			"run table-diff again afterwards to find the rest", d.Summary.PartialReason, len(d.Rows)))
+			"run table-diff again afterwards to find the rest", d.Summary.PartialReason, keys))
 	}
 	res.Warnings = append(warnings, res.Warnings...)
-	slog.Debug("repair applied", "seconds", res.DurationSeconds)
+	slog.Debug("repair applied", "keys", keys, "seconds", res.DurationSeconds)
 	if err != nil {
 		return fail(res, err)
 	}
@@ -69,9 +123,7 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 		return res, nil
 	}
 	start := time.Now()
-	c := &report.Collector{}
-	_, err = diff.Rerun(ctx, pools, report.FromDiff(d), tool, c)
-	nd := c.Diff
+	v, err := verify(ctx, pools, in, tool)
 	slog.Debug("repair verified", "seconds", time.Since(start).Seconds())
 	if err != nil {
 		if len(res.Committed()) > 0 {
@@ -80,14 +132,8 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 		}
 		return fail(res, fmt.Errorf("verify: %w", err))
 	}
-	res.Verify = &Verify{Agree: len(nd.Rows) == 0, StillDiffering: len(nd.Rows)}
-	for i, r := range nd.Rows {
-		if i == 100 {
-			break
-		}
-		res.Verify.Keys = append(res.Verify.Keys, r.Key)
-	}
-	if !res.Verify.Agree {
+	res.Verify = v
+	if !v.Agree {
 		res.Status = StatusUnresolved
 		return res, fault.ErrDiffer
 	}
@@ -95,175 +141,55 @@ func Repair(ctx context.Context, pools cluster.Pools, d *report.Diff, o Options,
 	return res, nil
 }
 
-// Undo restores the rows an undo file recorded, on the nodes that committed, with the stale
-// guard: a row is restored only while it still holds what the repair wrote. It returns
-// fault.ErrDiffer when every node committed but some rows could not be restored (skipped as
-// stale): the undo is then incomplete, and must not look like a success.
-func Undo(ctx context.Context, pools cluster.Pools, u *UndoFile, ao ApplyOptions) (*Result, error) {
-	p, err := u.Plan()
+// entryBytes is the size of an entry's texts.
+func entryBytes(e *report.Entry) int {
+	n := 0
+	for _, k := range e.Key {
+		n += len(k)
+	}
+	for v := range e.Versions {
+		for _, t := range e.Versions[v].Values {
+			if t != nil {
+				n += len(*t)
+			}
+		}
+	}
+	return n
+}
+
+// verify re-reads every key of the diff on every node (as table-rerun does), streaming, and
+// counts those that still differ.
+func verify(ctx context.Context, pools cluster.Pools, in Input, tool string) (*Verify, error) {
+	src, done, err := in()
 	if err != nil {
 		return nil, err
 	}
-	ao.NoStaleGuard = false
-	res, err := Apply(ctx, pools, p, ao)
-	if err != nil {
-		res.Status, res.Error = StatusFailed, err.Error()
-		return res, err
+	defer done()
+	s := &verifySink{}
+	if _, err := diff.Rerun(ctx, pools, src, tool, s); err != nil {
+		return nil, err
 	}
-	if res.Status == StatusUnresolved {
-		return res, fault.ErrDiffer
-	}
-	return res, nil
+	return &Verify{Agree: s.n == 0, StillDiffering: s.n, Keys: s.keys}, nil
 }
 
-// CommitTimes reads, for every row of the diff on every node holding it, the commit time of the
-// transaction that wrote the node's version (pg_xact_commit_timestamp(xmin)). A node with
-// track_commit_timestamp off contributes no times: an input error unless the plan has a fallback
-// (then the fallback decides those rows, and the returned warning says so). Rows written before
-// tracking was enabled have no time either.
-func CommitTimes(ctx context.Context, pools cluster.Pools, d *report.Diff, hasFallback bool) (map[int]map[string]time.Time, []string, error) {
-	out := map[int]map[string]time.Time{}
-	var warnings []string
-	for _, p := range pools {
-		on := false
-		if err := p.QueryRow(ctx, commitTSSettingSQL).Scan(&on); err != nil {
-			return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read track_commit_timestamp: %w", err)}
-		}
-		if !on {
-			if !hasFallback {
-				return nil, nil, fault.Input("latest-commit-wins needs track_commit_timestamp = on, and it is off on node %s: "+
-					"turn it on (it records commits from then on), or give the plan a fallback (take NODE or skip)", p.Node.Name)
-			}
-			warnings = append(warnings, fmt.Sprintf("track_commit_timestamp is off on node %s: the plan's fallback decides its rows", p.Node.Name))
-			continue
-		}
-		if err := readCommitTimes(ctx, p, d, out); err != nil {
-			return nil, nil, err
-		}
-	}
-	return out, warnings, nil
+// verifySink counts the keys that still differ and keeps the first VerifyKeys of them.
+type verifySink struct {
+	d    *report.Diff
+	n    int
+	keys []report.Record
 }
 
-func readCommitTimes(ctx context.Context, p *cluster.Pool, d *report.Diff, out map[int]map[string]time.Time) error {
-	node := p.Node.Name
-	rows := make([]int, len(d.Rows))
-	for i := range rows {
-		rows[i] = i
-	}
-	var ts *time.Time
-	err := scanKeys(ctx, p, d, rows, "pg_catalog.pg_xact_commit_timestamp("+aliasT+".xmin)", &ts, func(i int) error {
-		if ts == nil {
-			return nil
-		}
-		if out[i] == nil {
-			out[i] = map[string]time.Time{}
-		}
-		out[i][node] = *ts
+func (s *verifySink) Begin(d *report.Diff) error { s.d = d; return nil }
+
+func (s *verifySink) Entry(e *report.Entry) error {
+	if e.Transient {
 		return nil
-	})
-	if err != nil {
-		return &cluster.NodeError{Node: node, Err: fmt.Errorf("read commit timestamps: %w", err)}
+	}
+	s.n++
+	if len(s.keys) < VerifyKeys {
+		s.keys = append(s.keys, s.d.Expand(e).Key)
 	}
 	return nil
 }
 
-// KeysOutsideWhere reads, for a diff taken with --where, which nodes lacking a row in the diff
-// do hold its key: the row is outside the filter there (on that node or in its version), so its
-// absence from the diff is not an absence from the table. It returns diff row index -> nodes.
-func KeysOutsideWhere(ctx context.Context, pools cluster.Pools, d *report.Diff) (map[int]map[string]bool, error) {
-	out := map[int]map[string]bool{}
-	for _, p := range pools {
-		node := p.Node.Name
-		if !slices.Contains(d.Nodes, node) {
-			continue
-		}
-		var rows []int
-		for i := range d.Rows {
-			if d.Rows[i].Values[node] == nil {
-				rows = append(rows, i)
-			}
-		}
-		if len(rows) == 0 {
-			continue
-		}
-		err := scanKeys(ctx, p, d, rows, "true", nil, func(i int) error {
-			if out[i] == nil {
-				out[i] = map[string]bool{}
-			}
-			out[i][node] = true
-			return nil
-		})
-		if err != nil {
-			return nil, &cluster.NodeError{Node: node, Err: fmt.Errorf("read keys outside the --where filter: %w", err)}
-		}
-	}
-	return out, nil
-}
-
-// scanKeys looks up the keys of the given diff rows in the node's table (all of it: no filter)
-// and calls found with the diff row index of every key the node holds, after scanning into dest
-// (nil: ignored) the expression what, evaluated on the node's row (the table is aliased aliasT).
-func scanKeys(ctx context.Context, p *cluster.Pool, d *report.Diff, which []int, what string, dest any, found func(int) error) error {
-	node := p.Node.Name
-	t, err := catalog.Load(ctx, p, d.Table.Schema, d.Table.Name)
-	if errors.Is(err, catalog.ErrTableMissing) {
-		return fault.Input("table %s does not exist on node %s", d.Table, node)
-	}
-	if err != nil {
-		return err
-	}
-	key := make([]catalog.Column, len(d.Key))
-	for i, k := range d.Key {
-		c, ok := t.Column(k)
-		if !ok {
-			return fault.Input("key column %q of %s is gone on node %s", k, t.Ident(), node)
-		}
-		key[i] = c
-	}
-	args := make([]any, len(key))
-	unnest := make([]string, len(key))
-	names := make([]string, len(key))
-	for i, k := range key {
-		vals := make([]*string, 0, len(which))
-		for _, r := range which {
-			v, _ := d.Rows[r].Key.Get(k.Name)
-			if s, ok := encode.Text(v); ok {
-				vals = append(vals, &s)
-			} else {
-				vals = append(vals, nil)
-			}
-		}
-		args[i] = vals
-		unnest[i] = encode.FromTextArray(fmt.Sprintf("$%d", i+1), k)
-		names[i] = fmt.Sprintf("k%d", i+1)
-	}
-	kref := make([]string, len(key))
-	for i := range key {
-		kref[i] = "pgparity_k." + names[i]
-	}
-	tref := make([]string, len(key))
-	for i, k := range key {
-		tref[i] = encode.ColumnRef(aliasT, k.Name)
-	}
-	sql := "SELECT pgparity_k.ord, " + what + " FROM " + t.From() + " AS " + aliasT +
-		" JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS pgparity_k(" + strings.Join(names, ", ") + ", ord) ON (" +
-		strings.Join(tref, ", ") + ") = (" + strings.Join(kref, ", ") + ")"
-	rows, err := p.Query(ctx, sql, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ord int64
-		if err := rows.Scan(&ord, dest); err != nil {
-			return err
-		}
-		if ord < 1 || ord > int64(len(which)) {
-			return fmt.Errorf("unexpected key number %d", ord)
-		}
-		if err := found(which[ord-1]); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
+func (s *verifySink) End(*report.Diff) error { return nil }

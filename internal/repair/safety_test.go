@@ -29,7 +29,7 @@ func TestConnectionKilledBeforeCommit(t *testing.T) {
 		var ok bool
 		return killer.QueryRow(ctx, "SELECT pg_terminate_backend($1)", int32(pid)).Scan(&ok)
 	}
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
 	var ne *cluster.NodeError
 	if !errors.As(err, &ne) || ne.Node != "n3" || fault.IsInput(err) || errors.Is(err, fault.ErrDiffer) {
 		t.Fatalf("want a runtime NodeError of n3, got %v", err)
@@ -82,7 +82,7 @@ func TestNodeKilledBeforeCommit(t *testing.T) {
 			t.Errorf("restart n3: %v", err)
 		}
 	})
-	res, err := Repair(testContext(t), pools, d, Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
 	var ne *cluster.NodeError
 	if !errors.As(err, &ne) || fault.IsInput(err) {
 		t.Fatalf("want a runtime NodeError, got %v", err)
@@ -121,12 +121,8 @@ func TestUndoRestores(t *testing.T) {
 		t.Fatalf("undo file has %d lines: %s", len(lines), raw)
 	}
 	db.Exec(t, `UPDATE t SET v = 'after repair' WHERE id = 5`, "n3")
-	u, err := ReadUndo(res.UndoFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Row 5 of n3 is not restored: the undo is incomplete, which is exit 1, not success.
-	ures, err := Undo(testContext(t), pools, u, applyOpts(t))
+	ures, err := Undo(testContext(t), pools, res.UndoFile, applyOpts(t))
 	if !errors.Is(err, fault.ErrDiffer) || ures.Status != StatusUnresolved {
 		t.Fatalf("undo: want ErrDiffer and status unresolved, got %v / %s", err, ures.Status)
 	}

@@ -21,7 +21,9 @@ const (
 	aliasCur = "pgparity_c" // the current row (keyed), current copies per hash (whole-row)
 )
 
-// Temporary tables of one repair transaction (ON COMMIT DROP, in the session's own pg_temp).
+// Temporary tables of one repair transaction (ON COMMIT DROP, in the session's own pg_temp),
+// created once per node and emptied (TRUNCATE, in place: they were created in the transaction)
+// between batches.
 var (
 	tempOps   = pgx.Identifier{"pg_temp", "pgparity_repair_ops"}.Sanitize()
 	tempNew   = pgx.Identifier{"pg_temp", "pgparity_repair_new"}.Sanitize()
@@ -36,6 +38,7 @@ type statements struct {
 	cols   []catalog.Column // written columns, in diff order (key included)
 	key    []catalog.Column // key columns in key order; empty in whole-row mode
 	strict bool
+	keyPos []int  // per written column, its position in the key, -1 for non-key columns
 	ord    string // quoted name of the change number column of the temp tables
 	kind   string // quoted name of the change kind column
 	mask   string // quoted name of the column saying which columns an update sets
@@ -53,7 +56,16 @@ func newStatements(t *catalog.Table, cols, key []catalog.Column, strict bool) *s
 		names[base] = true
 		return pgx.Identifier{base}.Sanitize()
 	}
-	return &statements{table: t, cols: cols, key: key, strict: strict,
+	keyPos := make([]int, len(cols))
+	for i, c := range cols {
+		keyPos[i] = -1
+		for k, kc := range key {
+			if kc.Name == c.Name {
+				keyPos[i] = k
+			}
+		}
+	}
+	return &statements{table: t, cols: cols, key: key, strict: strict, keyPos: keyPos,
 		ord: unique("pgparity_ord"), kind: unique("pgparity_kind"), mask: unique("pgparity_mask")}
 }
 
@@ -161,12 +173,13 @@ func (s *statements) currentHashes() string {
 		" WHERE " + s.keyMatch(aliasT, aliasO) + " OFFSET 0) AS " + aliasCur + " WHERE " + aliasO + "." + s.ord + " = ANY($1::int8[])"
 }
 
-// insert, update and remove write the changes that passed the guard (the rows of tempNew), one
-// statement per kind.
-func (s *statements) insert() string {
-	return "INSERT INTO " + s.table.Ident() + " AS " + aliasT + " (" + colList(s.cols) + ") OVERRIDING SYSTEM VALUE SELECT " +
-		colRefs(aliasN, s.cols) + " FROM " + tempNew + " AS " + aliasN + " WHERE " + aliasN + "." + s.kind + " = 'insert'"
+// copyInto copies rows to insert straight into the table (a partitioned table routes them).
+func (s *statements) copyInto() string {
+	return "COPY " + s.table.Ident() + " (" + colList(s.cols) + ") FROM STDIN"
 }
+
+// update and remove write the updates and deletes that passed the guard (the rows of tempNew),
+// one statement per kind.
 
 // update sets the non-key columns whose bit in the row's mask is 1 (the columns whose text
 // differs from the new row's; the others keep their value, which is the new one already). Only
@@ -246,8 +259,6 @@ func (s *statements) wholeState(guard bool) string {
 		" WHEN x.kind = 'insert' AND x.target > x.cur THEN 'insert'" +
 		" WHEN x.kind = 'delete' AND x.target < x.cur THEN 'delete' ELSE 'stale' END AS action FROM (" + inner + ") AS x"
 }
-
-const wholeStates = "SELECT ord, action, cur, n FROM pg_temp.pgparity_repair_state"
 
 // wholeInsert inserts n copies of each row to insert.
 func (s *statements) wholeInsert() string {

@@ -3,13 +3,17 @@ package repair
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
 )
@@ -17,8 +21,8 @@ import (
 // UndoFormat is the version tag of undo files.
 const UndoFormat = "pgparity.undo/v1"
 
-// undoHeader is the first line of an undo file.
-type undoHeader struct {
+// UndoHeader is the first line of an undo file.
+type UndoHeader struct {
 	Format    string          `json:"format"`
 	Cluster   string          `json:"cluster"`
 	Table     report.TableRef `json:"table"`
@@ -60,7 +64,7 @@ func createUndo(path string, p *Plan, diffFile string) (*undoWriter, error) {
 		return nil, fault.Input("cannot create undo file %s: %v", path, err)
 	}
 	u := &undoWriter{f: f}
-	h := undoHeader{Format: UndoFormat, Cluster: p.Cluster, Table: p.Table, Key: p.Key, Columns: p.Columns,
+	h := UndoHeader{Format: UndoFormat, Cluster: p.Cluster, Table: p.Table, Key: p.Key, Columns: p.Columns,
 		Strict: p.Strict, Nodes: p.Nodes, DiffFile: diffFile, CreatedAt: time.Now().UTC()}
 	if err := u.write([]any{h}); err != nil {
 		f.Close()
@@ -175,87 +179,302 @@ func (u *undoWriter) writeStatus(node, status string) error {
 
 func (u *undoWriter) close() { u.f.Close() }
 
-// UndoFile is a parsed undo file.
+// UndoFile is a parsed undo file, read whole into memory (tests, small files); Undo streams.
 type UndoFile struct {
-	Header  undoHeader
+	Header  UndoHeader
 	Entries []undoEntry
 	Status  map[string]string // node -> last status line
 }
 
-// ReadUndo reads an undo file, refusing unknown formats and corrupt lines.
+// ReadUndo reads a whole undo file, refusing unknown formats and corrupt lines.
 func ReadUndo(path string) (*UndoFile, error) {
-	b, err := os.ReadFile(path)
+	r, err := openUndo(path)
 	if err != nil {
-		return nil, fault.Input("cannot read undo file %s: %v", path, err)
+		return nil, err
 	}
-	u := &UndoFile{Status: map[string]string{}}
-	lines := bytes.Split(b, []byte("\n"))
-	for i, l := range lines {
-		if len(bytes.TrimSpace(l)) == 0 {
-			continue
+	defer r.close()
+	u := &UndoFile{Header: r.head, Status: map[string]string{}}
+	for {
+		e, err := r.next()
+		if err == io.EOF {
+			return u, nil
 		}
-		dec := json.NewDecoder(bytes.NewReader(l))
-		dec.UseNumber()
-		if i == 0 {
-			if err := dec.Decode(&u.Header); err != nil {
-				return nil, fault.Input("undo file %s is corrupt (line 1): %v", path, err)
-			}
-			if u.Header.Format != UndoFormat {
-				return nil, fault.Input("undo file %s has format %q; this pgparity reads %q", path, u.Header.Format, UndoFormat)
-			}
-			continue
-		}
-		var e undoEntry
-		if err := dec.Decode(&e); err != nil {
-			return nil, fault.Input("undo file %s is corrupt (line %d): %v", path, i+1, err)
+		if err != nil {
+			return nil, err
 		}
 		if e.Status != "" {
 			u.Status[e.Node] = e.Status
 			continue
 		}
-		u.Entries = append(u.Entries, e)
+		u.Entries = append(u.Entries, *e)
 	}
-	if u.Header.Format == "" {
-		return nil, fault.Input("%s is not a pgparity undo file", path)
-	}
-	return u, nil
 }
 
-// Plan returns the plan that restores every row the repair changed on the nodes that committed
-// or may have ("commit failed": the connection can break after the server committed; or no
-// status recorded): the expected row is what the repair wrote, the new row what was there
-// before, so the stale guard leaves rows that changed since, or never changed, alone.
-func (u *UndoFile) Plan() (*Plan, error) {
-	h := u.Header
-	p := &Plan{Cluster: h.Cluster, Table: h.Table, Key: h.Key, Columns: h.Columns, Strict: h.Strict,
-		Nodes: h.Nodes, Mode: "undo", Changes: map[string][]Change{}}
-	for i, e := range u.Entries {
-		if s := u.Status[e.Node]; s == "rolled back" || s == "failed" {
-			continue // the node rolled back: nothing of it to undo
-		}
-		c := Change{Row: i, Key: e.Key}
-		switch {
-		case len(h.Key) == 0 && e.Op == Insert:
-			c.Kind, c.Expected, c.Copies, c.ExpectCount = Delete, e.Row, e.Copies, e.CountAfter
-		case len(h.Key) == 0 && e.Op == Delete:
-			c.Kind, c.New, c.Copies, c.ExpectCount = Insert, e.Row, e.Copies, e.CountAfter
-		case e.Op == Insert:
-			c.Kind, c.Expected = Delete, e.After
-		case e.Op == Delete:
-			c.Kind, c.New = Insert, e.Before
-		case e.Op == Update:
-			c.Kind, c.Expected, c.New = Update, e.After, e.Before
-		default:
-			return nil, fault.Input("undo file line %d: unknown op %q", i+2, e.Op)
-		}
-		if (c.Kind != Insert && c.Expected == nil) || (c.Kind != Delete && c.New == nil) {
-			return nil, fault.Input("undo file: entry %d (%s on %s) lacks its row", i+1, e.Op, e.Node)
-		}
-		p.Changes[e.Node] = append(p.Changes[e.Node], c)
+// ReadUndoHeader reads the header line of an undo file.
+func ReadUndoHeader(path string) (*UndoHeader, error) {
+	r, err := openUndo(path)
+	if err != nil {
+		return nil, err
 	}
-	return p, nil
+	defer r.close()
+	return &r.head, nil
+}
+
+// undoReader reads an undo file one line at a time.
+type undoReader struct {
+	path  string
+	f     *os.File
+	br    *bufio.Reader
+	head  UndoHeader
+	line  []byte
+	n     int // lines read
+	bytes int // bytes read
+}
+
+func openUndo(path string) (*undoReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fault.Input("cannot read undo file %s: %v", path, err)
+	}
+	r := &undoReader{path: path, f: f, br: bufio.NewReaderSize(f, 1<<16)}
+	line, err := r.readLine()
+	if err != nil && len(line) == 0 {
+		r.close()
+		return nil, fault.Input("%s is not a pgparity undo file", path)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&r.head); err != nil {
+		r.close()
+		return nil, fault.Input("undo file %s is corrupt (line 1): %v", path, err)
+	}
+	if r.head.Format == "" {
+		r.close()
+		return nil, fault.Input("%s is not a pgparity undo file", path)
+	}
+	if r.head.Format != UndoFormat {
+		r.close()
+		return nil, fault.Input("undo file %s has format %q; this pgparity reads %q", path, r.head.Format, UndoFormat)
+	}
+	return r, nil
+}
+
+func (r *undoReader) close() { r.f.Close() }
+
+// readLine returns the next line without its newline, in a buffer reused by the next call.
+func (r *undoReader) readLine() ([]byte, error) {
+	r.line = r.line[:0]
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		r.line = append(r.line, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		r.n++
+		r.bytes += len(r.line)
+		if n := len(r.line); n > 0 && r.line[n-1] == '\n' {
+			r.line = r.line[:n-1]
+		}
+		return r.line, err
+	}
+}
+
+// next returns the next entry or status line, io.EOF after the last.
+func (r *undoReader) next() (*undoEntry, error) {
+	for {
+		line, err := r.readLine()
+		if len(bytes.TrimSpace(line)) == 0 {
+			if err == io.EOF {
+				return nil, io.EOF
+			}
+			if err != nil {
+				return nil, fault.Input("cannot read undo file %s: %v", r.path, err)
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, fault.Input("cannot read undo file %s: %v", r.path, err)
+		}
+		var e undoEntry
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&e); err != nil {
+			return nil, fault.Input("undo file %s is corrupt (line %d): %v", r.path, r.n, err)
+		}
+		return &e, nil
+	}
+}
+
+// undoStatuses reads the status lines of an undo file: node -> its last status. They follow the
+// entries, so a first pass over the file finds them; only lines that may be one are decoded.
+func undoStatuses(path string) (map[string]string, error) {
+	r, err := openUndo(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	out := map[string]string{}
+	for {
+		line, err := r.readLine()
+		if len(line) > 0 && bytes.Contains(line, []byte(`"status":`)) && bytes.Contains(line, []byte(`"op":""`)) {
+			var e undoEntry
+			if jerr := json.Unmarshal(line, &e); jerr != nil {
+				return nil, fault.Input("undo file %s is corrupt (line %d): %v", path, r.n, jerr)
+			}
+			if e.Status != "" {
+				out[e.Node] = e.Status
+			}
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fault.Input("cannot read undo file %s: %v", path, err)
+		}
+	}
+}
+
+func (h *UndoHeader) plan() *Plan {
+	return &Plan{Cluster: h.Cluster, Table: h.Table, Key: h.Key, Columns: h.Columns, Strict: h.Strict,
+		Nodes: h.Nodes, Mode: "undo"}
+}
+
+// undoPlanner turns undo entries into the changes that restore every row the repair changed on
+// the nodes that committed or may have ("commit failed": the connection can break after the
+// server committed; or no status recorded): the expected row is what the repair wrote, the new
+// row what was there before, so the stale guard leaves rows that changed since, or never
+// changed, alone.
+type undoPlanner struct {
+	head   *Plan
+	status map[string]string
+}
+
+// add adds the change undoing entry e (on line line of the file) to p.
+func (up *undoPlanner) add(p *Plan, line int, e *undoEntry) error {
+	if e.Status != "" {
+		return nil
+	}
+	if s := up.status[e.Node]; s == "rolled back" || s == "failed" {
+		return nil // the node rolled back: nothing of it to undo
+	}
+	h := up.head
+	c := Change{Row: line - 1}
+	switch {
+	case len(h.Key) == 0 && e.Op == Insert:
+		c.Kind, c.Expected, c.Copies, c.ExpectCount = Delete, up.values(e.Row), e.Copies, e.CountAfter
+	case len(h.Key) == 0 && e.Op == Delete:
+		c.Kind, c.New, c.Copies, c.ExpectCount = Insert, up.values(e.Row), e.Copies, e.CountAfter
+	case e.Op == Insert:
+		c.Kind, c.Expected = Delete, up.values(e.After)
+	case e.Op == Delete:
+		c.Kind, c.New = Insert, up.values(e.Before)
+	case e.Op == Update:
+		c.Kind, c.Expected, c.New = Update, up.values(e.After), up.values(e.Before)
+	default:
+		return fault.Input("undo file line %d: unknown op %q", line, e.Op)
+	}
+	if (c.Kind != Insert && c.Expected == nil) || (c.Kind != Delete && c.New == nil) {
+		return fault.Input("undo file line %d (%s on %s) lacks its row", line, e.Op, e.Node)
+	}
+	names := h.Key
+	if len(names) == 0 {
+		names = []string{report.RowHashField}
+	}
+	c.Key = make([]string, len(names))
+	for i, k := range names {
+		v, _ := e.Key.Get(k)
+		s, ok := encode.Text(v)
+		if !ok {
+			return fault.Input("undo file line %d: key column %q missing or null", line, k)
+		}
+		c.Key[i] = s
+	}
+	known := false
+	for _, n := range h.Nodes {
+		known = known || n == e.Node
+	}
+	if !known {
+		return fault.Input("undo file line %d: node %q is not a node of the undo file", line, e.Node)
+	}
+	p.Changes[e.Node] = append(p.Changes[e.Node], c)
+	return nil
+}
+
+// values returns a recorded row as texts by column position (nil: no row).
+func (up *undoPlanner) values(rec *report.Record) []*string {
+	if rec == nil {
+		return nil
+	}
+	out := make([]*string, len(up.head.Columns))
+	for i, c := range up.head.Columns {
+		v, _ := fieldAt(*rec, i, c.Name)
+		if s, ok := encode.Text(v); ok {
+			out[i] = &s
+		}
+	}
+	return out
+}
+
+// fieldAt returns the value of column name, the i-th column, in rec: records the repair wrote are
+// in the columns' order; anything else is looked up by name.
+func fieldAt(rec report.Record, i int, name string) (any, bool) {
+	if i < len(rec) && rec[i].Name == name {
+		return rec[i].Value, true
+	}
+	return rec.Get(name)
 }
 
 func (u *UndoFile) String() string {
 	return fmt.Sprintf("undo of %s (%d rows)", u.Header.Table, len(u.Entries))
+}
+
+// Undo restores the rows an undo file recorded, on the nodes that committed, with the stale
+// guard: a row is restored only while it still holds what the repair wrote. The file is read
+// twice, streaming (its status lines, then its entries batch by batch), so memory is bounded by
+// a batch. It returns fault.ErrDiffer when every node committed but some rows could not be
+// restored (skipped as stale): the undo is then incomplete, and must not look like a success.
+func Undo(ctx context.Context, pools cluster.Pools, path string, ao ApplyOptions) (*Result, error) {
+	status, err := undoStatuses(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := openUndo(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	up := &undoPlanner{head: r.head.plan(), status: status}
+	size := ao.batchSize()
+	next := func(context.Context) (*Plan, error) {
+		p := up.head.header()
+		p.Changes = map[string][]Change{}
+		for n, start := 0, r.bytes; n < size && r.bytes-start < batchBytes; {
+			e, err := r.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			before := len(p.Changes[e.Node])
+			if err := up.add(p, r.n, e); err != nil {
+				return nil, err
+			}
+			n += len(p.Changes[e.Node]) - before
+		}
+		if p.Total() == 0 {
+			return nil, io.EOF
+		}
+		return p, nil
+	}
+	ao.NoStaleGuard = false
+	res, err := apply(ctx, pools, up.head, next, ao)
+	if err != nil {
+		res.Status, res.Error = StatusFailed, err.Error()
+		return res, err
+	}
+	if res.Status == StatusUnresolved {
+		return res, fault.ErrDiffer
+	}
+	return res, nil
 }

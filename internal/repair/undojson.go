@@ -45,12 +45,96 @@ func jsonKinds(cols []catalog.Column) []jsonKind {
 
 // appendUndoHead starts an entry: {"node":..,"op":..,"key":{..}
 func appendUndoHead(b []byte, node string, op Kind, key report.Record) ([]byte, error) {
+	b = appendUndoOp(b, node, op)
+	return appendRecord(b, key)
+}
+
+// appendUndoOp starts an entry up to its key: {"node":..,"op":..,"key":
+func appendUndoOp(b []byte, node string, op Kind) []byte {
 	b = append(b, `{"node":`...)
 	b = appendJSONString(b, node)
 	b = append(b, `,"op":`...)
 	b = appendJSONString(b, string(op))
-	b = append(b, `,"key":`...)
-	return appendRecord(b, key)
+	return append(b, `,"key":`...)
+}
+
+// jsonRow encodes rows of given columns as JSON objects: each column's name, quoted once, and
+// how its text becomes a JSON value.
+type jsonRow struct {
+	names [][]byte // "name":
+	kinds []jsonKind
+}
+
+func newJSONRow(cols []catalog.Column) *jsonRow {
+	j := &jsonRow{names: make([][]byte, len(cols)), kinds: jsonKinds(cols)}
+	for i, c := range cols {
+		j.names[i] = append(appendJSONString(nil, c.Name), ':')
+	}
+	return j
+}
+
+// appendKey appends a key given as texts (in key order, never NULL) as a JSON object.
+func (j *jsonRow) appendKey(b []byte, texts []string) []byte {
+	b = append(b, '{')
+	for i, name := range j.names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, name...)
+		var t string
+		if i < len(texts) {
+			t = texts[i]
+		}
+		b = appendKind(b, j.kinds[i], t)
+	}
+	return append(b, '}')
+}
+
+// appendStrs appends a row given as texts by column position (nil = NULL) as a JSON object, the
+// values converted as encode.JSONValue does.
+func (j *jsonRow) appendStrs(b []byte, vals []*string) []byte {
+	b = append(b, '{')
+	for i, name := range j.names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, name...)
+		if i >= len(vals) || vals[i] == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = appendKind(b, j.kinds[i], *vals[i])
+	}
+	return append(b, '}')
+}
+
+// appendTexts appends a row read as column texts (nil = NULL) as a JSON object.
+func (j *jsonRow) appendTexts(b []byte, texts [][]byte) []byte {
+	b = append(b, '{')
+	for i, name := range j.names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, name...)
+		if t := texts[i]; t == nil {
+			b = append(b, "null"...)
+		} else {
+			b = appendKind(b, j.kinds[i], t)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendKind appends a non-NULL text as the JSON value of its kind. A text that is not a valid
+// JSON number (it always is for the integer types that get jsonNumber) is written as a string.
+func appendKind[T ~string | ~[]byte](b []byte, k jsonKind, t T) []byte {
+	switch {
+	case k == jsonNumber && validNumber(t):
+		return append(b, t...)
+	case k == jsonBool:
+		return strconv.AppendBool(b, string(t) == "true")
+	}
+	return appendJSONString(b, t)
 }
 
 // appendRecord appends a diff record as a JSON object in column order.
@@ -85,42 +169,25 @@ func appendRecord(b []byte, r report.Record) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendTexts appends a row read as column texts (nil = NULL) as a JSON object, the values
-// converted as encode.JSONValue does.
-func appendTexts(b []byte, cols []catalog.Column, kinds []jsonKind, texts [][]byte) []byte {
-	b = append(b, '{')
-	for i, c := range cols {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, c.Name)
-		b = append(b, ':')
-		t := texts[i]
-		switch {
-		case t == nil:
-			b = append(b, "null"...)
-		case kinds[i] == jsonNumber:
-			b = append(b, t...)
-		case kinds[i] == jsonBool:
-			b = strconv.AppendBool(b, string(t) == "true")
-		default:
-			b = appendJSONString(b, t)
-		}
-	}
-	return append(b, '}')
-}
-
 // appendJSONString appends s as a JSON string. Invalid UTF-8 goes through encoding/json, which
 // replaces it as it always did.
 func appendJSONString[T ~string | ~[]byte](b []byte, s T) []byte {
-	if !validUTF8(s) {
+	i := 0
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	b = append(b, '"')
+	if i == len(s) { // the common case: nothing to escape
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	if !validUTF8(s[i:]) {
 		m, _ := json.Marshal(string(s)) // a string always marshals
-		return append(b, m...)
+		return append(b[:len(b)-1], m...)
 	}
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
@@ -143,6 +210,14 @@ func appendJSONString[T ~string | ~[]byte](b []byte, s T) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// jsonPlain holds the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func validUTF8[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
@@ -168,7 +243,7 @@ func rawInt8(b []byte, format int16) (int64, error) {
 }
 
 // validNumber reports whether s is a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func validNumber(s string) bool {
+func validNumber[T ~string | ~[]byte](s T) bool {
 	i := 0
 	digits := func() int {
 		n := 0

@@ -26,7 +26,7 @@ func TestUndoJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = append(b, `,"before":`...)
-	b = appendTexts(b, cols, jsonKinds(cols), texts)
+	b = newJSONRow(cols).appendTexts(b, texts)
 	b = append(b, `,"after":`...)
 	if b, err = appendRecord(b, rec); err != nil {
 		t.Fatal(err)
