@@ -462,3 +462,45 @@ func TestWideRowsBatchedByBytes(t *testing.T) {
 	}
 	wantRows(t, "n2", dump(t, db, "n2", "SELECT md5(v) FROM t ORDER BY id"), dump(t, db, "n1", "SELECT md5(v) FROM t ORDER BY id"))
 }
+
+// TestWholeRowDryRun: a dry run of a whole-row repair in several batches lists the copies it
+// would insert and delete, and changes nothing.
+func TestWholeRowDryRun(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE w (a int, b text)`)
+	db.Exec(t, `INSERT INTO w VALUES (1, 'a'), (1, 'a'), (2, 'b'), (3, 'c')`, "n1")
+	db.Exec(t, `INSERT INTO w VALUES (1, 'a'), (2, 'b'), (2, 'b'), (4, 'd')`, "n2")
+	db.Exec(t, `INSERT INTO w VALUES (1, 'a'), (1, 'a'), (2, 'b'), (3, 'c'), (3, 'c')`, "n3")
+	pools := connect(t, db)
+	d, _ := takeDiff(t, pools, "public", "w")
+	q := "SELECT ctid::text || ' ' || xmin::text || ' ' || r::text FROM w r ORDER BY ctid"
+	before := map[string][]string{}
+	for _, n := range all {
+		before[n] = dump(t, db, n, q)
+	}
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"},
+		ApplyOptions{DryRun: true, BatchSize: 1}, "test")
+	if err != nil || res.Status != StatusDryRun {
+		t.Fatalf("dry run: %v, status %s", err, res.Status)
+	}
+	if got, want := counts(res), "n1:0/0/0/0/0/false n2:2/0/2/0/0/false n3:0/0/1/0/0/false"; got != want {
+		t.Errorf("counts %s, want %s", got, want)
+	}
+	var got []string
+	for _, n := range res.Nodes {
+		for _, c := range n.Changes {
+			got = append(got, fmt.Sprintf("%s %s %d of %s: %d -> %d", n.Node, c.Op, c.Copies, jsonOf(c.Row), c.CountBefore, c.CountAfter))
+		}
+	}
+	sort.Strings(got)
+	wantRows(t, "changes", got, []string{
+		`n2 delete 1 of {"a":2,"b":"b"}: 2 -> 1`,
+		`n2 delete 1 of {"a":4,"b":"d"}: 1 -> 0`,
+		`n2 insert 1 of {"a":1,"b":"a"}: 1 -> 2`,
+		`n2 insert 1 of {"a":3,"b":"c"}: 0 -> 1`,
+		`n3 delete 1 of {"a":3,"b":"c"}: 2 -> 1`,
+	})
+	for _, n := range all {
+		wantRows(t, "rows on "+n, dump(t, db, n, q), before[n])
+	}
+}
