@@ -56,6 +56,7 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "corrupt.json"), "{not json")
 	writeFile(t, filepath.Join(dir, "v9.json"), strings.Replace(string(raw), "pgparity.diff/v2", "pgparity.diff/v9", 1))
 	writeFile(t, filepath.Join(dir, "bad-action.yaml"), "default: overwrite\n")
+	writeFile(t, filepath.Join(dir, "bad-freshest.yaml"), "default: freshest updated_at\n")
 	writeFile(t, filepath.Join(dir, "bad-column.yaml"), "rules:\n  - when:\n      columns: [{column: nope, equals: 1}]\n    action: take n1\n")
 	before := rowsOf(t, db, "n2")
 	for _, tc := range []struct {
@@ -73,6 +74,7 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 		{"unknown format", []string{"--source-of-truth", "n1", "--diff-file", "v9.json"}, `has format "pgparity.diff/v9"`},
 		{"plan unknown action", []string{"--plan", "bad-action.yaml"}, `unknown action "overwrite"`},
 		{"plan missing column", []string{"--plan", "bad-column.yaml"}, `names column "nope", which the diff file does not have`},
+		{"plan freshest unknown column", []string{"--plan", "bad-freshest.yaml"}, `freshest updated_at: column "updated_at" is not a column of the diff file`},
 		{"two modes", []string{"--source-of-truth", "n1", "--bidirectional"}, "conflicting modes --source-of-truth and --bidirectional"},
 		{"insert and upsert", []string{"--source-of-truth", "n1", "--insert-only", "--upsert-only"}, "conflicting flags --insert-only and --upsert-only"},
 		{"no mode", nil, "choose a repair mode"},
@@ -88,7 +90,7 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 	if after := rowsOf(t, db, "n2"); after != before {
 		t.Fatalf("bad input changed n2: %s", after)
 	}
-	if got := listDir(t, dir); strings.Join(got, " ") != "bad-action.yaml bad-column.yaml corrupt.json cut-entry.json d.json no-summary.json truncated.json v9.json" {
+	if got := listDir(t, dir); strings.Join(got, " ") != "bad-action.yaml bad-column.yaml bad-freshest.yaml corrupt.json cut-entry.json d.json no-summary.json truncated.json v9.json" {
 		t.Errorf("files written on bad input: %v", got)
 	}
 }

@@ -17,9 +17,10 @@ const (
 	actInsert
 	actUpdate
 	actDelete
+	actMove // an update that changes a GENERATED ALWAYS identity column (see statements.move)
 )
 
-var actionKind = map[action]Kind{actInsert: Insert, actUpdate: Update, actDelete: Delete}
+var actionKind = map[action]Kind{actInsert: Insert, actUpdate: Update, actDelete: Delete, actMove: Update}
 
 // applyKeyed repairs one batch of a keyed diff on the node with a fixed number of statements,
 // whatever the number of changes in the batch:
@@ -64,18 +65,21 @@ func (w *nodeWork) applyKeyed(ctx context.Context) error {
 		return err
 	}
 	w.step("lock, guard and read rows to change")
+	if err := w.moves(actions); err != nil {
+		return err
+	}
 	want := map[action]int64{}
 	for _, a := range actions {
 		want[a]++
 	}
 	if w.opts.DryRun {
 		w.res.Inserted += want[actInsert]
-		w.res.Updated += want[actUpdate]
+		w.res.Updated += want[actUpdate] + want[actMove]
 		w.res.Deleted += want[actDelete]
 		return nil
 	}
-	if want[actUpdate]+want[actDelete] > 0 {
-		if err := w.loadWrites(ctx, actions, want[actUpdate]+want[actDelete]); err != nil {
+	if n := want[actUpdate] + want[actDelete] + want[actMove]; n > 0 {
+		if err := w.loadWrites(ctx, actions, n); err != nil {
 			return fmt.Errorf("load rows to write: %w", err)
 		}
 		w.step("copy rows to update or delete")
@@ -88,6 +92,7 @@ func (w *nodeWork) applyKeyed(ctx context.Context) error {
 	}{
 		{actDelete, st.remove(), &w.res.Deleted},
 		{actUpdate, st.update(w.columnsSet(actions)), &w.res.Updated},
+		{actMove, st.move(w.insertable), &w.res.Updated},
 	} {
 		kind := actionKind[s.act]
 		if want[s.act] == 0 {
@@ -134,6 +139,7 @@ func (w *nodeWork) insertRows(ctx context.Context, actions []action, n int64) (i
 		if err := w.rowValues(l, c, c.New); err != nil {
 			return err
 		}
+		w.track(c.New, nil)
 		w.undoLine(c, actInsert, nil)
 		return nil
 	})
@@ -478,6 +484,33 @@ func (w *nodeWork) undoLine(c *Change, a action, before func([]byte) []byte) {
 	w.us.endLine()
 }
 
+// moves turns the updates that set a GENERATED ALWAYS identity column into moves (delete and
+// insert with OVERRIDING SYSTEM VALUE, see statements.move): no UPDATE may assign such a column.
+// A move fires delete and insert triggers, and foreign-key actions such as ON DELETE CASCADE,
+// when triggers are on: with --fire-triggers the node fails instead, before it writes.
+func (w *nodeWork) moves(actions []action) error {
+	n := len(w.st.cols)
+	for i, a := range actions {
+		if a != actUpdate {
+			continue
+		}
+		for j, m := range w.masks[i*n:][:n] {
+			if m != '1' || !w.st.always[j] {
+				continue
+			}
+			if w.opts.FireTriggers {
+				return fmt.Errorf("column %s is GENERATED ALWAYS AS IDENTITY and its value differs (key %s): "+
+					"the repair rewrites such a row as a delete and an insert (OVERRIDING SYSTEM VALUE), which with --fire-triggers "+
+					"would fire delete triggers and foreign-key actions; repair it without --fire-triggers",
+					ident(w.st.cols[j].Name), describe(w.plan.keyRecord(w.changes[i].Key)))
+			}
+			actions[i] = actMove
+			break
+		}
+	}
+	return nil
+}
+
 // columnsSet returns, per written column, whether some update of the batch sets it.
 func (w *nodeWork) columnsSet(actions []action) []bool {
 	n := len(w.st.cols)
@@ -498,7 +531,7 @@ func (w *nodeWork) columnsSet(actions []action) []bool {
 func (w *nodeWork) loadWrites(ctx context.Context, actions []action, n int64) error {
 	idx := make([]int, 0, n)
 	for i, a := range actions {
-		if a == actUpdate || a == actDelete {
+		if a == actUpdate || a == actDelete || a == actMove {
 			idx = append(idx, i)
 		}
 	}
@@ -508,11 +541,16 @@ func (w *nodeWork) loadWrites(ctx context.Context, actions []action, n int64) er
 		c := &w.changes[ord]
 		a := actions[ord]
 		l.int(int64(ord))
-		l.text(string(actionKind[a]))
-		if a == actUpdate {
+		if a == actMove {
+			l.text("move")
+		} else {
+			l.text(string(actionKind[a]))
+		}
+		if a == actUpdate || a == actMove {
 			// The key, and the columns the update sets; the others travel as NULL.
 			mask := w.masks[ord*len(st.cols):][:len(st.cols)]
 			l.bytes(mask)
+			w.track(c.New, mask)
 			if len(c.New) < len(st.cols) {
 				return fault.Input("diff entry %d: %d values, the diff has %d columns", c.Row+1, len(c.New), len(st.cols))
 			}

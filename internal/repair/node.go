@@ -27,17 +27,21 @@ var originSQL string
 
 // nodeWork is one node's part of a repair.
 type nodeWork struct {
-	node    string
-	pool    *cluster.Pool
-	plan    *Plan // the repair's header
-	opts    ApplyOptions
-	res     *NodeResult
-	st      *statements
-	row     *jsonRow    // encodes rows of st.cols for the undo file
-	keyRow  *jsonRow    // encodes keys (st.key)
-	undo    *undoWriter // the repair's undo file (nil: dry run)
-	us      *undoStream // this node's entries on their way to it
-	batches chan *nodeBatch
+	node string
+	pool *cluster.Pool
+	plan *Plan // the repair's header
+	opts ApplyOptions
+	res  *NodeResult
+	st   *statements
+	// insertable are the table's columns an insert may write; seqs the written columns fed by a
+	// sequence, with the values written into them.
+	insertable []catalog.Column
+	seqs       []*sequenced
+	row        *jsonRow    // encodes rows of st.cols for the undo file
+	keyRow     *jsonRow    // encodes keys (st.key)
+	undo       *undoWriter // the repair's undo file (nil: dry run)
+	us         *undoStream // this node's entries on their way to it
+	batches    chan *nodeBatch
 
 	changes []Change        // the batch being applied
 	masks   []byte          // keyed: per change and column, '1' where an update sets the column
@@ -88,6 +92,10 @@ func (w *nodeWork) preflight(ctx context.Context) (string, error) {
 	}
 	w.st = newStatements(t, cols, key, p.Strict)
 	w.row, w.keyRow = newJSONRow(cols), newJSONRow(key)
+	w.insertable = insertable(t)
+	if err := w.loadIdentity(ctx); err != nil {
+		return "", &cluster.NodeError{Node: w.node, Err: fmt.Errorf("read identity and serial columns of %s: %w", t.Ident(), err)}
+	}
 
 	warning := ""
 	var super bool
@@ -169,6 +177,13 @@ func (w *nodeWork) prepare(ctx context.Context) error {
 			w.closeUndo()
 			return fail("apply", err)
 		}
+	}
+	if !w.opts.DryRun {
+		if err := w.advanceSequences(ctx); err != nil {
+			w.closeUndo()
+			return fail("apply", err)
+		}
+		w.step("advance sequences")
 	}
 	if err := w.closeUndo(); err != nil {
 		return fmt.Errorf("node %s: write undo file: %w", w.node, err)

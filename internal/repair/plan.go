@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/report"
@@ -369,14 +370,19 @@ func (b *builder) isKey(name string) bool {
 func (b *builder) byRules(i int, e *report.Entry) {
 	r := b.o.Rules
 	act, source := r.decide(b, e)
-	if act.Verb == ActLatest {
+	if act.Verb == ActLatest || act.Verb == ActFreshest {
 		var why string
-		act, why = b.latest(i, e, r.Fallback)
+		name := act.String()
+		if act.Verb == ActLatest {
+			act, why = b.latest(i, e, r.Fallback)
+		} else {
+			act, why = b.freshest(e, act.Column, r.Fallback)
+		}
 		if act.Verb == "" {
-			b.hold(Held{key: e.Key, Reason: source + ": latest-commit-wins: " + why})
+			b.hold(Held{key: e.Key, Reason: source + ": " + name + ": " + why})
 			return
 		}
-		source += ": latest-commit-wins"
+		source += ": " + name
 		if why != "" {
 			source += " (" + why + ")"
 		}
@@ -418,6 +424,88 @@ func (b *builder) latest(i int, e *report.Entry, fallback *Action) (Action, stri
 		return b.fallback(fallback, "two versions were committed at the same time")
 	}
 	return Action{Verb: ActTake, Node: b.d.Nodes[best], noDelete: true}, ""
+}
+
+// freshest picks the version whose value of the timestamp column col is greatest among the nodes
+// that have the row (NULL is older than any value). Like latest-commit-wins it never deletes:
+// nodes lacking the row receive the winner. When the greatest value is shared by differing
+// versions, or no holder has a value, the fallback decides (none: the key is held back, with why).
+func (b *builder) freshest(e *report.Entry, col string, fallback *Action) (Action, string) {
+	j := column(b.d.Columns, col)
+	c := b.d.Columns[j]
+	best := -1
+	var bestV *string
+	tie := false
+	for _, n := range b.presence() {
+		v := at(b.values(e, n), j)
+		switch {
+		case best < 0:
+			best, bestV = n, v
+		case b.same(n, best):
+		default:
+			switch cmp := compareFresh(c, v, bestV); {
+			case cmp > 0:
+				best, bestV, tie = n, v, false
+			case cmp == 0:
+				tie = true
+			}
+		}
+	}
+	if best < 0 {
+		return Action{}, "no node has the row"
+	}
+	if tie {
+		return b.fallback(fallback, "two versions have the same "+col)
+	}
+	return Action{Verb: ActTake, Node: b.d.Nodes[best], noDelete: true}, ""
+}
+
+// compareFresh orders two texts of a timestamp column: NULL first, -infinity before and infinity
+// after every value, timestamps and dates by time (the text is PostgreSQL's ISO output under the
+// pinned settings), anything else as plan comparisons do (numbers by value, else byte-wise).
+func compareFresh(c report.Column, a, b *string) int {
+	rank := func(v *string) int {
+		switch {
+		case v == nil:
+			return 0
+		case *v == "-infinity":
+			return 1
+		case *v == "infinity":
+			return 3
+		}
+		return 2
+	}
+	if ra, rb := rank(a), rank(b); ra != rb || ra != 2 {
+		return ra - rb
+	}
+	ta, oka := parseTime(baseType(c), *a)
+	tb, okb := parseTime(baseType(c), *b)
+	if oka && okb {
+		return ta.Compare(tb)
+	}
+	return compareValues(*a, *b)
+}
+
+// parseTime reads a timestamp, timestamptz or date as PostgreSQL prints it in ISO style (BC
+// years and others it cannot read: false).
+func parseTime(typ string, s string) (time.Time, bool) {
+	var layouts []string
+	switch {
+	case strings.HasPrefix(typ, "timestamp") && strings.Contains(typ, "with time zone"):
+		layouts = []string{"2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999-07:00:00"}
+	case strings.HasPrefix(typ, "timestamp"):
+		layouts = []string{"2006-01-02 15:04:05.999999999"}
+	case typ == "date":
+		layouts = []string{"2006-01-02"}
+	default:
+		return time.Time{}, false
+	}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (b *builder) fallback(f *Action, why string) (Action, string) {
@@ -462,8 +550,11 @@ func sortedNodes[V any](m map[string]V) []string {
 }
 
 func (a Action) String() string {
-	if a.Verb == ActTake {
+	switch a.Verb {
+	case ActTake:
 		return fmt.Sprintf("take %s", a.Node)
+	case ActFreshest:
+		return fmt.Sprintf("freshest %s", a.Column)
 	}
 	return string(a.Verb)
 }

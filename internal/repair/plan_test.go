@@ -249,7 +249,11 @@ func TestPlanBadInput(t *testing.T) {
 		{"two comparisons", Options{Mode: ModePlan}, "rules:\n  - when:\n      columns: [{column: v, equals: a, lt: b}]\n    action: skip\n", "exactly one of"},
 		{"override key", Options{Mode: ModePlan}, "overrides:\n  - key: {v: a}\n    action: skip\n", "key must name exactly the key columns"},
 		{"unknown version", Options{Mode: ModePlan}, "version: 2\n", "version 2 is not known"},
-		{"latest as fallback", Options{Mode: ModePlan}, "fallback: latest-commit-wins\n", "cannot be its own fallback"},
+		{"latest as fallback", Options{Mode: ModePlan}, "fallback: latest-commit-wins\n", "latest-commit-wins cannot be a fallback"},
+		{"freshest as fallback", Options{Mode: ModePlan}, "fallback: freshest w\n", "freshest cannot be a fallback"},
+		{"freshest unknown column", Options{Mode: ModePlan}, "rules:\n  - when: {differs: [v]}\n    action: freshest updated_at\n",
+			`plan rule "rule 1" (line 2): freshest updated_at: column "updated_at" is not a column of the diff file`},
+		{"freshest without column", Options{Mode: ModePlan}, "default: freshest\n", `unknown action "freshest"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.opts

@@ -22,15 +22,19 @@ type Verb string
 const (
 	ActTake   Verb = "take"
 	ActLatest Verb = "latest-commit-wins"
-	ActDelete Verb = "delete"
-	ActSkip   Verb = "skip"
+	// ActFreshest takes the version whose timestamp column (Action.Column) is greatest.
+	ActFreshest Verb = "freshest"
+	ActDelete   Verb = "delete"
+	ActSkip     Verb = "skip"
 )
 
-// Action is a parsed plan file action: "take NODE", "latest-commit-wins", "delete" or "skip".
+// Action is a parsed plan file action: "take NODE", "latest-commit-wins", "freshest COLUMN",
+// "delete" or "skip".
 type Action struct {
 	Verb     Verb
 	Node     string
-	noDelete bool // latest-commit-wins: nodes lacking the row receive it, none is deleted
+	Column   string // freshest: the application timestamp column
+	noDelete bool   // latest-commit-wins: nodes lacking the row receive it, none is deleted
 }
 
 // Rules is a parsed plan file (docs/repair-plans.md).
@@ -154,8 +158,8 @@ func ParseRules(b []byte) (*Rules, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fallback: %v", err)
 		}
-		if a.Verb == ActLatest {
-			return nil, fmt.Errorf("fallback: latest-commit-wins cannot be its own fallback")
+		if a.Verb == ActLatest || a.Verb == ActFreshest {
+			return nil, fmt.Errorf("fallback: %s cannot be a fallback (use take NODE, delete or skip)", a.Verb)
 		}
 		r.Fallback = &a
 	}
@@ -217,12 +221,14 @@ func parseAction(s string) (Action, error) {
 		return Action{Verb: ActTake, Node: f[1]}, nil
 	case len(f) == 1 && f[0] == string(ActLatest):
 		return Action{Verb: ActLatest}, nil
+	case len(f) == 2 && (f[0] == string(ActFreshest) || f[0] == string(ActFreshest)+":"):
+		return Action{Verb: ActFreshest, Column: f[1]}, nil
 	case len(f) == 1 && f[0] == string(ActDelete):
 		return Action{Verb: ActDelete}, nil
 	case len(f) == 1 && f[0] == string(ActSkip):
 		return Action{Verb: ActSkip}, nil
 	}
-	return Action{}, fmt.Errorf("unknown action %q (use: take NODE, latest-commit-wins, delete, skip)", s)
+	return Action{}, fmt.Errorf("unknown action %q (use: take NODE, latest-commit-wins, freshest COLUMN, delete, skip)", s)
 }
 
 func (m *Match) validate() error {
@@ -255,6 +261,9 @@ func (r *Rules) check(d *report.Diff) error {
 	checkAction := func(where string, a *Action) error {
 		if a.Verb == ActTake && !nodes[a.Node] {
 			return fault.Input("plan %s: take %s: %q is not a node of the diff file (nodes: %v)", where, a.Node, a.Node, d.Nodes)
+		}
+		if a.Verb == ActFreshest && !cols[a.Column] {
+			return fault.Input("plan %s: freshest %s: column %q is not a column of the diff file", where, a.Column, a.Column)
 		}
 		return nil
 	}

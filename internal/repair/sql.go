@@ -38,6 +38,7 @@ type statements struct {
 	cols   []catalog.Column // written columns, in diff order (key included)
 	key    []catalog.Column // key columns in key order; empty in whole-row mode
 	strict bool
+	always []bool // per written column: GENERATED ALWAYS AS IDENTITY (no UPDATE may assign it)
 	keyPos []int  // per written column, its position in the key, -1 for non-key columns
 	ord    string // quoted name of the change number column of the temp tables
 	kind   string // quoted name of the change kind column
@@ -194,7 +195,7 @@ func (s *statements) update(used []bool) string {
 	}
 	var sets []string
 	for i, c := range s.cols {
-		if !s.isKey(c.Name) && (used[i] || !some) {
+		if !s.isKey(c.Name) && (used[i] || !some) && !(i < len(s.always) && s.always[i]) {
 			sets = append(sets, fmt.Sprintf("%s = CASE WHEN pg_catalog.get_bit(%s.%s, %d) = 1 THEN %s ELSE %s END",
 				ident(c.Name), aliasN, s.mask, i, encode.ColumnRef(aliasN, c.Name), encode.ColumnRef(aliasT, c.Name)))
 		}

@@ -42,6 +42,8 @@ func (w *nodeWork) loadWhole(ctx context.Context) error {
 		vals := c.New
 		if c.Kind == Delete {
 			vals = c.Expected
+		} else {
+			w.track(vals, nil) // planned copies: a sequence may move further than needed, never back
 		}
 		return w.rowValues(l, c, vals)
 	})
