@@ -103,10 +103,22 @@ func (e *engine) scanKeyRow(rr rawRow, raw [][]byte, nKey int, whole bool) (keyR
 // fetchKeys reads the full rows of keys on one node, in batches sized by the row width seen, and
 // calls put for every key the node holds.
 func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(Key, *nodeRow)) error {
-	sql := e.q.fetchRows()
+	return e.fetchKeysAs(ctx, q, keys, false, put)
+}
+
+// hashBatch is how many keys one query looks up when only row hashes are read.
+const hashBatch = 10000
+
+// fetchKeysAs is fetchKeys; with hashOnly the rows carry only their hash (no texts).
+func (e *engine) fetchKeysAs(ctx context.Context, q querier, keys []Key, hashOnly bool, put func(Key, *nodeRow)) error {
+	sql := e.q.fetchRows(hashOnly)
 	nKey := len(e.q.key)
 	for start := 0; start < len(keys); {
-		end := min(len(keys), start+e.width.batch())
+		size := e.width.batch()
+		if hashOnly {
+			size = hashBatch
+		}
+		end := min(len(keys), start+size)
 		batch := keys[start:end]
 		args := make([]any, nKey, nKey+1)
 		if e.q.until {
@@ -126,12 +138,18 @@ func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(
 		var n, bytes int64
 		rr := newRawRow(rows)
 		nCol := len(e.q.cols)
+		if hashOnly {
+			nCol = 0
+		}
 		for rows.Next() {
 			raw := rows.RawValues()
 			ord, err := rr.int(raw, 0)
 			var r *nodeRow
 			if err == nil {
-				r = &nodeRow{texts: rr.texts(raw, 1, nCol)}
+				r = &nodeRow{}
+				if !hashOnly {
+					r.texts = rr.texts(raw, 1, nCol)
+				}
 				r.hash, err = rr.int8(raw, 1+nCol)
 				if e.q.until {
 					r.recent = rr.bool(raw, 2+nCol)
@@ -153,7 +171,9 @@ func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("fetch rows of %s: %w", e.cmp.Table.Ident(), err)
 		}
-		e.width.seen(n, bytes)
+		if !hashOnly {
+			e.width.seen(n, bytes)
+		}
 		start = end
 	}
 	return nil

@@ -2,7 +2,10 @@ package diff
 
 import (
 	"context"
+	"sync"
+
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +18,7 @@ import (
 )
 
 // rereadBatch is how many keys are re-read per round trip by recheck and rerun.
-const rereadBatch = 1000
+const rereadBatch = 10000
 
 // spool keeps the keys a comparison found until --recheck re-reads them: a temporary diff file,
 // not memory. It is a report.Sink whose Begin and End do nothing (the run's header is written
@@ -148,7 +151,44 @@ func (e *engine) rereadBatch(ctx context.Context, batch []report.Entry) ([]repor
 		}
 		keys[i] = batch[i].Key
 	}
-	return e.fetchEntries(ctx, 0, keys)
+	// Row hashes first (no text rendered or sent): after a repair nearly every key agrees, and
+	// only the keys that still differ are read in full.
+	f := newFound(len(e.nodes))
+	var mu sync.Mutex
+	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
+		return e.fetchKeysAs(ctx, tx, keys, true, func(k Key, row *nodeRow) {
+			mu.Lock()
+			f.put(k, i, row)
+			mu.Unlock()
+		})
+	}, 0)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]int, len(e.nodes))
+	for i := range all {
+		all[i] = i
+	}
+	var differing []Key
+	var at []int
+	for i, k := range keys {
+		if _, ok := f.byID[k.id()]; ok && f.differs(k.id(), all) {
+			differing = append(differing, k)
+			at = append(at, i)
+		}
+	}
+	out := make([]report.Entry, len(keys))
+	if len(differing) == 0 {
+		return out, nil
+	}
+	full, err := e.fetchEntries(ctx, 0, differing)
+	if err != nil {
+		return nil, err
+	}
+	for j, en := range full {
+		out[at[j]] = en
+	}
+	return out, nil
 }
 
 // Rerun re-reads the keys of an earlier diff (from src: a diff file, or an in-memory diff) on its

@@ -147,8 +147,10 @@ func (q *queries) rangeRows(r Range, whole bool, until any) (string, []any) {
 // recent is true for a row whose last writing transaction committed after the --until time
 // (parameter n). A row without a known commit time (committed before track_commit_timestamp
 // was on, or frozen) is old enough.
-func (q *queries) recent(n int) string {
-	return fmt.Sprintf("coalesce(pg_catalog.pg_xact_commit_timestamp(%s.xmin) > $%d::timestamptz, false)", alias, n)
+func (q *queries) recent(n int) string { return q.recentOf(alias+".xmin", n) }
+
+func (q *queries) recentOf(xmin string, n int) string {
+	return fmt.Sprintf("coalesce(pg_catalog.pg_xact_commit_timestamp(%s) > $%d::timestamptz, false)", xmin, n)
 }
 
 // colTexts is every compared column as text, in q.cols order.
@@ -162,7 +164,7 @@ func (q *queries) colTexts() string {
 
 // fetchRows reads every compared column as text plus the row hash for a list of keys, given as
 // one text[] parameter per key column.
-func (q *queries) fetchRows() string {
+func (q *queries) fetchRows(hashOnly bool) string {
 	unnest := make([]string, len(q.key))
 	names := make([]string, len(q.key))
 	on := make([]string, len(q.key))
@@ -172,16 +174,25 @@ func (q *queries) fetchRows() string {
 		on[i] = encode.ColumnRef(keyAlias, names[i])
 	}
 	from := q.from
+	xmin := alias + ".xmin"
 	if q.where != "" {
 		// The filter sees the table alone, as validateWhere checked it: beside the unnest, its
 		// column names could clash with k1.., ord ("column reference is ambiguous").
-		from = "(SELECT * FROM " + q.from + " WHERE (" + q.where + ")) AS " + alias
+		extra := ""
+		if q.until {
+			extra, xmin = ", xmin AS pgparity_xmin", alias+".pgparity_xmin"
+		}
+		from = "(SELECT *" + extra + " FROM " + q.from + " WHERE (" + q.where + ")) AS " + alias
 	}
 	recent := ""
 	if q.until {
-		recent = ", " + q.recent(len(q.key)+1)
+		recent = ", " + q.recentOf(xmin, len(q.key)+1)
 	}
-	return "SELECT " + keyAlias + ".ord, " + q.colTexts() + ", " + q.hash + recent +
+	cols := q.colTexts() + ", "
+	if hashOnly {
+		cols = ""
+	}
+	return "SELECT " + keyAlias + ".ord, " + cols + q.hash + recent +
 		" FROM " + from + " JOIN unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS " +
 		keyAlias + "(" + strings.Join(names, ", ") + ", ord) ON " + q.keyTuple() + " = (" + strings.Join(on, ", ") + ")"
 }

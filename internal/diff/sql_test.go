@@ -102,7 +102,7 @@ func sqlCases(f sqlFixture) []sqlCase {
 		sql, args = q.rangeRows(r.r, false, nil)
 		add("rangeRows "+r.label, sql, args...)
 	}
-	add("fetchRows", q.fetchRows())
+	add("fetchRows", q.fetchRows(false))
 	add("sampleKeys", q.sampleKeys())
 	add("everyNthKey", q.everyNthKey())
 	return out

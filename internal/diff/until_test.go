@@ -40,6 +40,12 @@ func TestUntilIgnoresLaterWrites(t *testing.T) {
 	if d.Options.Until != until.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("options.until %q, want %q", d.Options.Until, until.UTC().Format(time.RFC3339Nano))
 	}
+	// With a filter too (the filtered fetch carries xmin through its subquery).
+	o.Where = "id < 100"
+	wantLines(t, "with --until and --where", render(t, mustRun(t, pools, o), "v"), []string{
+		`3 n1="v" n2="before" n3="v"`,
+		`9 n1="v" n2="v" n3=-`,
+	})
 	db.Exec(t, `UPDATE t SET v = 'late' WHERE id = 3`, "n1")
 	r, err := rerun(t, pools, d)
 	if err != nil {
