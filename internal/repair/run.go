@@ -92,14 +92,18 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 		first := keys
 		keys += len(batch)
 		if times {
-			if b.o.CommitTimes, err = lk.commitTimes(ctx, batch, first); err != nil {
+			t, err := lk.commitTimes(ctx, batch, first)
+			if err != nil {
 				return nil, err
 			}
+			b.o.CommitTimes = t
 		}
 		if where {
-			if b.o.OutsideWhere, err = lk.outsideWhere(ctx, batch, first); err != nil {
+			outside, err := lk.outsideWhere(ctx, batch, first)
+			if err != nil {
 				return nil, err
 			}
+			b.o.OutsideWhere = outside
 		}
 		for i := range batch {
 			if err := b.entry(first+i, &batch[i]); err != nil {
