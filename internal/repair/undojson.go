@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -52,9 +51,9 @@ func appendUndoHead(b []byte, node string, op Kind, key report.Record) ([]byte, 
 // appendUndoOp starts an entry up to its key: {"node":..,"op":..,"key":
 func appendUndoOp(b []byte, node string, op Kind) []byte {
 	b = append(b, `{"node":`...)
-	b = appendJSONString(b, node)
+	b = report.AppendJSONString(b, node)
 	b = append(b, `,"op":`...)
-	b = appendJSONString(b, string(op))
+	b = report.AppendJSONString(b, string(op))
 	return append(b, `,"key":`...)
 }
 
@@ -68,7 +67,7 @@ type jsonRow struct {
 func newJSONRow(cols []catalog.Column) *jsonRow {
 	j := &jsonRow{names: make([][]byte, len(cols)), kinds: jsonKinds(cols)}
 	for i, c := range cols {
-		j.names[i] = append(appendJSONString(nil, c.Name), ':')
+		j.names[i] = append(report.AppendJSONString(nil, c.Name), ':')
 	}
 	return j
 }
@@ -134,7 +133,7 @@ func appendKind[T ~string | ~[]byte](b []byte, k jsonKind, t T) []byte {
 	case k == jsonBool:
 		return strconv.AppendBool(b, string(t) == "true")
 	}
-	return appendJSONString(b, t)
+	return report.AppendJSONString(b, t)
 }
 
 // appendRecord appends a diff record as a JSON object in column order.
@@ -144,7 +143,7 @@ func appendRecord(b []byte, r report.Record) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, f.Name)
+		b = report.AppendJSONString(b, f.Name)
 		b = append(b, ':')
 		switch v := f.Value.(type) {
 		case nil:
@@ -152,7 +151,7 @@ func appendRecord(b []byte, r report.Record) ([]byte, error) {
 		case bool:
 			b = strconv.AppendBool(b, v)
 		case string:
-			b = appendJSONString(b, v)
+			b = report.AppendJSONString(b, v)
 		case json.Number:
 			if !validNumber(string(v)) {
 				return nil, fmt.Errorf("field %s: invalid number %q", f.Name, string(v))
@@ -167,65 +166,6 @@ func appendRecord(b []byte, r report.Record) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 goes through encoding/json, which
-// replaces it as it always did.
-func appendJSONString[T ~string | ~[]byte](b []byte, s T) []byte {
-	i := 0
-	for i < len(s) && jsonPlain[s[i]] {
-		i++
-	}
-	b = append(b, '"')
-	if i == len(s) { // the common case: nothing to escape
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	if !validUTF8(s[i:]) {
-		m, _ := json.Marshal(string(s)) // a string always marshals
-		return append(b[:len(b)-1], m...)
-	}
-	const hex = "0123456789abcdef"
-	start := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// jsonPlain holds the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'.
-var jsonPlain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-func validUTF8[T ~string | ~[]byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return utf8.ValidString(string(s[i:]))
-		}
-	}
-	return true
 }
 
 // rawInt8 decodes a bigint result column in either wire format.
