@@ -29,13 +29,15 @@ build:
 # becomes 1.2.3+git4.abc1234; see packaging/version.go). The binary is static (CGO_ENABLED=0), so
 # one package fits every distribution, and stripped of its symbol table and DWARF as
 # distributions strip theirs (panics still print file:line stacks). File times and man page
-# dates are the commit's, so that building a commit again gives the same packages.
+# dates are the commit's, so that building a commit again gives the same packages. -mod=mod:
+# packaging/go.mod follows the root module through a replace, so a new root dependency must not
+# break the build before packaging/go.mod is tidied.
 PKG_ARCH          ?= $(shell $(GO) env GOARCH)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 package:
 	rm -rf dist
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -ldflags "-s -w -X main.version=$(VERSION)" -o dist/pgparity ./cmd/pgparity
-	cd packaging && SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run . -bin ../dist/pgparity -version "$(VERSION)" -arch $(PKG_ARCH) -out ../dist
+	cd packaging && SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run -mod=mod . -bin ../dist/pgparity -version "$(VERSION)" -arch $(PKG_ARCH) -out ../dist
 
 # The main job on a local 3-node sandbox: start nodes, load identical data, inject differences,
 # check the cluster, diff a table (JSON + HTML report; exit 1 = differences, expected here),
