@@ -142,7 +142,3 @@ func printDiff(cmd *cobra.Command, res *job.DiffResult, quiet, asJSON bool) erro
 	}
 	return nil
 }
-
-// checkWritable fails early, before any database work, when a file cannot be created at path's
-// directory.
-func checkWritable(path string) error { return job.CheckWritable(path) }
