@@ -22,6 +22,7 @@ type tableRepairOptions struct {
 	fixNulls     bool
 	plan         string
 	dryRun       bool
+	sql          bool
 	fireTriggers bool
 	origin       string
 	noStaleGuard bool
@@ -63,6 +64,7 @@ Exit codes: 0 repaired and the keys agree (or a dry run), 1 committed but keys s
 	f.BoolVar(&o.fixNulls, "fix-nulls", false, "fill NULL columns from the peers that have a value; report conflicts")
 	f.StringVar(&o.plan, "plan", "", "repair plan (YAML, see docs/repair-plans.md)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "report exactly what would change per node; change nothing")
+	f.BoolVar(&o.sql, "sql", false, "with --dry-run: print the repair as plain SQL per node (BEGIN ... COMMIT) instead of applying it")
 	f.BoolVar(&o.fireTriggers, "fire-triggers", false, "keep triggers and foreign-key checks on (do not set session_replication_role = replica)")
 	f.StringVar(&o.origin, "origin", "", "run the repair under this replication origin (subscriptions with origin = none then skip it)")
 	f.BoolVar(&o.noStaleGuard, "no-stale-guard", false, "also overwrite rows that changed since the diff")
@@ -75,7 +77,13 @@ Exit codes: 0 repaired and the keys agree (or a dry run), 1 committed but keys s
 }
 
 func runTableRepair(cmd *cobra.Command, g *globals, o *tableRepairOptions, args []string) error {
+	if o.sql && !o.dryRun {
+		return fault.Input("--sql prints the repair instead of applying it: it needs --dry-run")
+	}
 	if o.undo != "" {
+		if o.sql {
+			return fault.Input("--sql prints a repair of a diff file; it does not go with --undo")
+		}
 		return runTableUndo(cmd, g, o, args)
 	}
 	clusterArg, tableArg := "", ""
@@ -91,13 +99,17 @@ func runTableRepair(cmd *cobra.Command, g *globals, o *tableRepairOptions, args 
 	if err != nil {
 		return err
 	}
-	res, err := job.RunTableRepair(cmd.Context(), e, job.TableRepair{
+	jo := job.TableRepair{
 		DiffFile: o.diffFile, Cluster: clusterArg, Table: tableArg,
 		Source: o.source, InsertOnly: o.insertOnly, UpsertOnly: o.upsertOnly, Bidirectional: o.bidirect,
 		FixNulls: o.fixNulls, PlanFile: o.plan,
 		DryRun: o.dryRun, FireTriggers: o.fireTriggers, NoStaleGuard: o.noStaleGuard, Origin: o.origin,
 		ReportFile: o.report, UndoFile: o.undoFile, Tool: "pgparity " + g.version,
-	})
+	}
+	if o.sql {
+		return job.WriteTableRepairSQL(cmd.Context(), e, jo, cmd.OutOrStdout())
+	}
+	res, err := job.RunTableRepair(cmd.Context(), e, jo)
 	return o.print(cmd, res, err)
 }
 

@@ -78,6 +78,8 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 		{"two modes", []string{"--source-of-truth", "n1", "--bidirectional"}, "conflicting modes --source-of-truth and --bidirectional"},
 		{"insert and upsert", []string{"--source-of-truth", "n1", "--insert-only", "--upsert-only"}, "conflicting flags --insert-only and --upsert-only"},
 		{"no mode", nil, "choose a repair mode"},
+		{"sql without dry run", []string{"--source-of-truth", "n1", "--sql"}, "--sql prints the repair instead of applying it: it needs --dry-run"},
+		{"sql with report", []string{"--source-of-truth", "n1", "--sql", "--dry-run", "--report", "r.json"}, "--sql writes no report and no undo file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--service-file", svc, "table-repair", "--diff-file", diffFile}, tc.args...)
@@ -143,5 +145,29 @@ func TestTableRepairDryRunThenRepair(t *testing.T) {
 	}
 	if after := rowsOf(t, db, "n2"); after != before {
 		t.Fatalf("undo left n2 as %s, want %s", after, before)
+	}
+}
+
+func TestTableRepairDryRunSQL(t *testing.T) {
+	db, svc, diffFile := repairSetup(t)
+	dir := filepath.Dir(diffFile)
+	before := rowsOf(t, db, "n2")
+	code, stdout, stderr := run(t, "--service-file", svc, "table-repair", "--diff-file", diffFile, "--source-of-truth", "n1",
+		"--dry-run", "--sql")
+	if code != ExitOK || stderr != "" {
+		t.Fatalf("dry run --sql: exit %d, stderr %q", code, stderr)
+	}
+	want := "-- node n2\nBEGIN;\nSET LOCAL DateStyle = 'ISO, YMD';\nSET LOCAL IntervalStyle = 'postgres';\n" +
+		`UPDATE "public"."t" SET "v" = 'v2'::text WHERE ("id") = ('2'::integer);` + "\n" +
+		`INSERT INTO "public"."t" ("id", "v") OVERRIDING SYSTEM VALUE VALUES ('3'::integer, 'v3'::text) ON CONFLICT ("id") DO UPDATE SET "v" = EXCLUDED."v";` + "\n" +
+		`DELETE FROM "public"."t" WHERE ("id") = ('11'::integer);` + "\nCOMMIT;\n\n"
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+	if after := rowsOf(t, db, "n2"); after != before {
+		t.Fatalf("dry run --sql changed n2: %s", after)
+	}
+	if got := listDir(t, dir); strings.Join(got, " ") != "d.json" {
+		t.Errorf("files written by --sql: %v", got)
 	}
 }

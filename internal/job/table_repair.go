@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -90,6 +91,40 @@ func RunTableRepair(ctx context.Context, env *Env, o TableRepair) (*RepairResult
 		Origin: o.Origin, UndoPath: undoPath, DiffFile: o.DiffFile, BatchSize: o.BatchSize}
 	res, err := repair.Repair(ctx, pools, repair.FromFile(o.DiffFile), ro, ao, o.Tool)
 	return written(res, err, reportPath)
+}
+
+// WriteTableRepairSQL prints, instead of repairing, the SQL statements the repair of a diff file
+// would run, per node (see repair.WriteSQL). It needs DryRun (it changes nothing) and writes no
+// report and no undo file; asking for either is an input error.
+func WriteTableRepairSQL(ctx context.Context, env *Env, o TableRepair, out io.Writer) error {
+	switch {
+	case !o.DryRun:
+		return fault.Input("--sql prints the repair instead of applying it: it needs --dry-run")
+	case o.ReportFile != "" || o.UndoFile != "":
+		return fault.Input("--sql writes no report and no undo file: drop --report and --undo-file")
+	case o.DiffFile == "":
+		return fault.Input("--diff-file is required")
+	}
+	ro, err := o.options()
+	if err != nil {
+		return err
+	}
+	r, err := report.OpenDiff(o.DiffFile)
+	if err != nil {
+		return err
+	}
+	d := r.Diff
+	r.Close()
+	clusterName, err := o.target(d)
+	if err != nil {
+		return err
+	}
+	_, pools, err := env.Connect(ctx, clusterName, d.Nodes)
+	if err != nil {
+		return err
+	}
+	defer pools.Close()
+	return repair.WriteSQL(ctx, pools, repair.FromFile(o.DiffFile), ro, o.BatchSize, out)
 }
 
 // RunTableUndo restores the rows an earlier repair changed, from its undo file (streamed), and

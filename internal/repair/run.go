@@ -67,51 +67,8 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 			return fail(nil, err)
 		}
 	}
-	where := len(d.Key) > 0 && d.Options.Where != ""
-	b := newBuilder(d, o)
 	keys := 0
-	size := ao.batchSize()
-	next := func(ctx context.Context) (*Plan, error) {
-		batch := make([]report.Entry, 0, size)
-		for bytes := 0; len(batch) < size && bytes < batchBytes; {
-			e, err := src.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			if !e.Transient {
-				batch = append(batch, *e)
-				bytes += entryBytes(e)
-			}
-		}
-		if len(batch) == 0 {
-			return nil, io.EOF
-		}
-		first := keys
-		keys += len(batch)
-		if times {
-			t, err := lk.commitTimes(ctx, batch, first)
-			if err != nil {
-				return nil, err
-			}
-			b.o.CommitTimes = t
-		}
-		if where {
-			outside, err := lk.outsideWhere(ctx, batch, first)
-			if err != nil {
-				return nil, err
-			}
-			b.o.OutsideWhere = outside
-		}
-		for i := range batch {
-			if err := b.entry(first+i, &batch[i]); err != nil {
-				return nil, fault.AsInput(err)
-			}
-		}
-		return b.take(), nil
-	}
+	b, next := planBatches(src, d, o, lk, times, ao.batchSize(), &keys)
 	res, err := apply(ctx, pools, b.head, next, ao)
 	// A v2 file's summary is known once it is read to its end.
 	if d.Summary.Status == report.StatusPartial {
@@ -143,6 +100,57 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 	}
 	res.Status = StatusRepaired
 	return res, nil
+}
+
+// planBatches returns the builder of a repair and its batches: it reads the diff's entries a batch
+// at a time (size keys, or batchBytes of values), reads what the plan needs from the nodes for
+// that batch (commit times, keys outside the --where filter) and plans it. keys counts the keys
+// read. Repair applies these batches; WriteSQL prints them.
+func planBatches(src report.Source, d *report.Diff, o Options, lk *lookups, times bool, size int, keys *int) (*builder, batches) {
+	where := len(d.Key) > 0 && d.Options.Where != ""
+	b := newBuilder(d, o)
+	next := func(ctx context.Context) (*Plan, error) {
+		batch := make([]report.Entry, 0, size)
+		for bytes := 0; len(batch) < size && bytes < batchBytes; {
+			e, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !e.Transient {
+				batch = append(batch, *e)
+				bytes += entryBytes(e)
+			}
+		}
+		if len(batch) == 0 {
+			return nil, io.EOF
+		}
+		first := *keys
+		*keys += len(batch)
+		if times {
+			t, err := lk.commitTimes(ctx, batch, first)
+			if err != nil {
+				return nil, err
+			}
+			b.o.CommitTimes = t
+		}
+		if where {
+			outside, err := lk.outsideWhere(ctx, batch, first)
+			if err != nil {
+				return nil, err
+			}
+			b.o.OutsideWhere = outside
+		}
+		for i := range batch {
+			if err := b.entry(first+i, &batch[i]); err != nil {
+				return nil, fault.AsInput(err)
+			}
+		}
+		return b.take(), nil
+	}
+	return b, next
 }
 
 // entryBytes is the size of an entry's texts.
