@@ -25,6 +25,7 @@ type tableRepairOptions struct {
 	sql          bool
 	fireTriggers bool
 	origin       string
+	preserve     bool
 	noStaleGuard bool
 	report       string
 	undoFile     string
@@ -67,6 +68,7 @@ Exit codes: 0 repaired and the keys agree (or a dry run), 1 committed but keys s
 	f.BoolVar(&o.sql, "sql", false, "with --dry-run: print the repair as plain SQL per node (BEGIN ... COMMIT) instead of applying it")
 	f.BoolVar(&o.fireTriggers, "fire-triggers", false, "keep triggers and foreign-key checks on (do not set session_replication_role = replica)")
 	f.StringVar(&o.origin, "origin", "", "run the repair under this replication origin (subscriptions with origin = none then skip it)")
+	f.BoolVar(&o.preserve, "preserve-origin", false, "with --source-of-truth: commit each repaired row with the source row's replication origin and commit time (one transaction per origin and time, see docs/repair.md)")
 	f.BoolVar(&o.noStaleGuard, "no-stale-guard", false, "also overwrite rows that changed since the diff")
 	f.StringVar(&o.report, "report", "", "repair report (JSON) to write (default: <schema>_<table>_repair_<UTC time>.json next to the diff file)")
 	f.StringVar(&o.undoFile, "undo-file", "", "undo file to write (default: <schema>_<table>_undo_<UTC time>.jsonl next to the report)")
@@ -104,7 +106,7 @@ func runTableRepair(cmd *cobra.Command, g *globals, o *tableRepairOptions, args 
 		Source: o.source, InsertOnly: o.insertOnly, UpsertOnly: o.upsertOnly, Bidirectional: o.bidirect,
 		FixNulls: o.fixNulls, PlanFile: o.plan,
 		DryRun: o.dryRun, FireTriggers: o.fireTriggers, NoStaleGuard: o.noStaleGuard, Origin: o.origin,
-		ReportFile: o.report, UndoFile: o.undoFile, Tool: "pgparity " + g.version,
+		PreserveOrigin: o.preserve, ReportFile: o.report, UndoFile: o.undoFile, Tool: "pgparity " + g.version,
 	}
 	if o.sql {
 		return job.WriteTableRepairSQL(cmd.Context(), e, jo, cmd.OutOrStdout())
@@ -115,8 +117,8 @@ func runTableRepair(cmd *cobra.Command, g *globals, o *tableRepairOptions, args 
 
 // runTableUndo restores the rows of an undo file.
 func runTableUndo(cmd *cobra.Command, g *globals, o *tableRepairOptions, args []string) error {
-	if o.diffFile != "" || o.source != "" || o.bidirect || o.fixNulls || o.plan != "" || o.insertOnly || o.upsertOnly || o.noStaleGuard {
-		return fault.Input("--undo restores an undo file with the stale guard on; it takes no --diff-file, mode flags or --no-stale-guard")
+	if o.diffFile != "" || o.source != "" || o.bidirect || o.fixNulls || o.plan != "" || o.insertOnly || o.upsertOnly || o.noStaleGuard || o.preserve {
+		return fault.Input("--undo restores an undo file with the stale guard on; it takes no --diff-file, mode flags, --no-stale-guard or --preserve-origin")
 	}
 	if len(args) > 1 {
 		return fault.Input("--undo takes at most a CLUSTER argument")

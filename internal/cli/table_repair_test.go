@@ -80,6 +80,8 @@ func TestTableRepairBadInputExit2(t *testing.T) {
 		{"no mode", nil, "choose a repair mode"},
 		{"sql without dry run", []string{"--source-of-truth", "n1", "--sql"}, "--sql prints the repair instead of applying it: it needs --dry-run"},
 		{"sql with report", []string{"--source-of-truth", "n1", "--sql", "--dry-run", "--report", "r.json"}, "--sql writes no report and no undo file"},
+		{"preserve origin bidirectional", []string{"--bidirectional", "--preserve-origin"}, "--preserve-origin goes with --source-of-truth only, not --bidirectional"},
+		{"preserve origin sql", []string{"--source-of-truth", "n1", "--preserve-origin", "--sql", "--dry-run"}, "it does not go with --preserve-origin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--service-file", svc, "table-repair", "--diff-file", diffFile}, tc.args...)

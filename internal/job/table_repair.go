@@ -31,10 +31,12 @@ type TableRepair struct {
 	FireTriggers bool
 	NoStaleGuard bool
 	Origin       string
-	ReportFile   string // "" = <schema>_<table>_repair_<UTC time>.json next to the diff file
-	UndoFile     string // "" = <schema>_<table>_undo_<UTC time>.jsonl next to the report
-	BatchSize    int    // 0 = repair.DefaultBatchSize
-	Tool         string
+	// PreserveOrigin commits the written rows with the source's replication origin and commit time.
+	PreserveOrigin bool
+	ReportFile     string // "" = <schema>_<table>_repair_<UTC time>.json next to the diff file
+	UndoFile       string // "" = <schema>_<table>_undo_<UTC time>.jsonl next to the report
+	BatchSize      int    // 0 = repair.DefaultBatchSize
+	Tool           string
 }
 
 // TableUndo says which undo file to restore and where the new report and undo file go.
@@ -88,7 +90,7 @@ func RunTableRepair(ctx context.Context, env *Env, o TableRepair) (*RepairResult
 	}
 	defer pools.Close()
 	ao := repair.ApplyOptions{DryRun: o.DryRun, NoStaleGuard: o.NoStaleGuard, FireTriggers: o.FireTriggers,
-		Origin: o.Origin, UndoPath: undoPath, DiffFile: o.DiffFile, BatchSize: o.BatchSize}
+		Origin: o.Origin, PreserveOrigin: o.PreserveOrigin, UndoPath: undoPath, DiffFile: o.DiffFile, BatchSize: o.BatchSize}
 	res, err := repair.Repair(ctx, pools, repair.FromFile(o.DiffFile), ro, ao, o.Tool)
 	return written(res, err, reportPath)
 }
@@ -104,6 +106,8 @@ func WriteTableRepairSQL(ctx context.Context, env *Env, o TableRepair, out io.Wr
 		return fault.Input("--sql writes no report and no undo file: drop --report and --undo-file")
 	case o.DiffFile == "":
 		return fault.Input("--diff-file is required")
+	case o.PreserveOrigin:
+		return fault.Input("--sql prints one plain transaction per node; it does not go with --preserve-origin")
 	}
 	ro, err := o.options()
 	if err != nil {
@@ -199,6 +203,9 @@ func (o *TableRepair) options() (repair.Options, error) {
 		return ro, fault.Input("conflicting flags --insert-only and --upsert-only: choose one")
 	case (o.InsertOnly || o.UpsertOnly) && ro.Mode != repair.ModeSource && ro.Mode != repair.ModePlan:
 		return ro, fault.Input("--insert-only and --upsert-only go with --source-of-truth or --plan, not %s", chosen[0])
+	case o.PreserveOrigin && ro.Mode != repair.ModeSource:
+		return ro, fault.Input("--preserve-origin goes with --source-of-truth only, not %s: "+
+			"in other modes a written row may be no single node's row or come from several nodes", chosen[0])
 	}
 	ro.InsertOnly, ro.UpsertOnly = o.InsertOnly, o.UpsertOnly
 	if o.PlanFile != "" {

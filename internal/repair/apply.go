@@ -29,9 +29,12 @@ type ApplyOptions struct {
 	NoStaleGuard bool   // write even rows that changed since the diff (appeared/vanished rows are still skipped)
 	FireTriggers bool   // keep session_replication_role as it is: triggers and FK checks fire
 	Origin       string // run under this replication origin (created if missing)
-	UndoPath     string // undo file to create (required unless DryRun)
-	DiffFile     string // recorded in the undo file
-	BatchSize    int    // keys (undo: entries) per batch; 0 = DefaultBatchSize
+	// PreserveOrigin commits every node's changes in one transaction per origin group: the
+	// replication origin and commit time of the source's version (see docs/repair.md).
+	PreserveOrigin bool
+	UndoPath       string // undo file to create (required unless DryRun)
+	DiffFile       string // recorded in the undo file
+	BatchSize      int    // keys (undo: entries) per batch; 0 = DefaultBatchSize
 	// BeforeCommit, when set, runs on every node after its changes and undo entries are written
 	// and before any node commits; an error fails that node. Tests use it to kill a node.
 	BeforeCommit func(ctx context.Context, node string, backendPID uint32) error
@@ -70,7 +73,7 @@ func apply(ctx context.Context, pools cluster.Pools, head *Plan, next batches, o
 	if !o.DryRun && o.UndoPath == "" {
 		return res, fault.Input("an undo file path is required")
 	}
-	e := &engine{head: head, opts: o, res: res, pools: map[string]*cluster.Pool{}, works: make([]*nodeWork, len(head.Nodes))}
+	e := &engine{head: head, opts: o, res: res, pools: map[string]*cluster.Pool{}, byKey: map[workKey]*nodeWork{}}
 	for _, pl := range pools {
 		e.pools[pl.Node.Name] = pl
 	}
@@ -85,13 +88,21 @@ type engine struct {
 	opts  ApplyOptions
 	res   *Result
 	pools map[string]*cluster.Pool
-	works []*nodeWork // by node index; nil until the node has a change
+	works []*nodeWork           // in start order; a node's work starts with its first change
+	byKey map[workKey]*nodeWork // by node index and origin group (--preserve-origin, else the zero group)
 	undo  *undoWriter
 	wg    sync.WaitGroup
 
 	mu     sync.Mutex
 	failed string // the first node whose work failed
 	cancel context.CancelFunc
+}
+
+// workKey names one transaction of a repair: a node's, or with --preserve-origin one of its
+// origin groups'.
+type workKey struct {
+	node  int
+	group originGroup
 }
 
 // nodeBatch is one batch of one node's changes.
@@ -140,6 +151,9 @@ func (e *engine) run(ctx context.Context, next batches) error {
 		}()
 	}
 	e.wg.Wait()
+	if e.opts.PreserveOrigin {
+		e.mergeGroups()
+	}
 	if failed == "" && cause != nil {
 		e.dropUndo(cause)
 		return cause
@@ -191,34 +205,69 @@ func (e *engine) dispatch(ctx context.Context, next batches) error {
 				continue
 			}
 			e.res.Nodes[i].Planned += len(changes)
-			w := e.works[i]
-			if w == nil {
-				if w, err = e.start(ctx, i); err != nil {
+			order, by := []originGroup{{}}, map[originGroup][]Change{{}: changes}
+			if e.opts.PreserveOrigin {
+				order, by = splitGroups(changes)
+			}
+			for _, g := range order {
+				if ctx.Err() != nil {
+					break // the loop's head says why
+				}
+				if err := e.send(ctx, workKey{i, g}, by[g]); err != nil {
 					return err
 				}
-			}
-			select {
-			case w.batches <- &nodeBatch{changes: changes}:
-			case <-ctx.Done():
-				if e.failedNode() != "" {
-					return nil
-				}
-				return ctx.Err()
 			}
 		}
 	}
 }
 
+// send hands a work its changes, starting it first if need be.
+func (e *engine) send(ctx context.Context, k workKey, changes []Change) error {
+	w := e.byKey[k]
+	if w == nil {
+		n := 0
+		for o := range e.byKey {
+			if o.node == k.node {
+				n++
+			}
+		}
+		if n >= MaxOriginGroups {
+			return fault.Input("--preserve-origin: the changes of node %s come from more than %d distinct (origin, commit time) groups, "+
+				"each its own transaction; repair without --preserve-origin, or in parts (table-diff --where)", e.head.Nodes[k.node], MaxOriginGroups)
+		}
+		var err error
+		if w, err = e.start(ctx, k); err != nil {
+			return err
+		}
+	}
+	if w.grouped {
+		w.res.Planned += len(changes)
+	}
+	select {
+	case w.batches <- &nodeBatch{changes: changes}:
+		return nil
+	case <-ctx.Done():
+		if e.failedNode() != "" {
+			return nil
+		}
+		return ctx.Err()
+	}
+}
+
 // start runs node i's preflight checks and starts its work; the undo file is created when the
 // first node starts.
-func (e *engine) start(ctx context.Context, i int) (*nodeWork, error) {
+func (e *engine) start(ctx context.Context, k workKey) (*nodeWork, error) {
+	i := k.node
 	name := e.head.Nodes[i]
 	pl := e.pools[name]
 	if pl == nil {
 		return nil, fault.Input("node %s has changes to make but is not connected", name)
 	}
 	w := &nodeWork{node: name, pool: pl, plan: e.head, opts: e.opts, res: e.res.Nodes[i],
-		batches: make(chan *nodeBatch, 1), steps: map[string]time.Duration{}}
+		batches: make(chan *nodeBatch, 1), steps: map[string]time.Duration{}, group: k.group, grouped: e.opts.PreserveOrigin}
+	if w.grouped {
+		w.res = &NodeResult{Node: name}
+	}
 	warning, err := w.preflight(ctx)
 	if err != nil {
 		w.res.Error = err.Error()
@@ -240,7 +289,8 @@ func (e *engine) start(ctx context.Context, i int) (*nodeWork, error) {
 	if w.undo != nil {
 		w.us = w.undo.stream()
 	}
-	e.works[i] = w
+	e.works = append(e.works, w)
+	e.byKey[k] = w
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()

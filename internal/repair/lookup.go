@@ -75,7 +75,7 @@ func (lk *lookups) commitTimes(ctx context.Context, batch []report.Entry, first 
 		}
 		which := holders(batch, ni, true)
 		var ts *time.Time
-		err := lk.scanKeys(ctx, n, batch, which, "pg_catalog.pg_xact_commit_timestamp("+aliasT+".xmin)", &ts, func(i int) {
+		err := lk.scanKeys(ctx, n, batch, which, "pg_catalog.pg_xact_commit_timestamp("+aliasT+".xmin)", []any{&ts}, func(i int) {
 			if ts == nil {
 				return
 			}
@@ -152,9 +152,9 @@ func (lk *lookups) keyColumns(ctx context.Context, node string) ([]catalog.Colum
 
 // scanKeys looks up the keys of the batch's entries at positions which in the node's table (all
 // of it: no filter) and calls found with the position of every key the node holds, after
-// scanning into dest (nil: ignored) the expression what, evaluated on the node's row (the table
+// scanning into dest (nil: ignored) the expressions what, evaluated on the node's row (the table
 // is aliased aliasT).
-func (lk *lookups) scanKeys(ctx context.Context, node string, batch []report.Entry, which []int, what string, dest any, found func(int)) error {
+func (lk *lookups) scanKeys(ctx context.Context, node string, batch []report.Entry, which []int, what string, dest []any, found func(int)) error {
 	if len(which) == 0 {
 		return nil
 	}
@@ -192,7 +192,10 @@ func (lk *lookups) scanKeys(ctx context.Context, node string, batch []report.Ent
 	defer rows.Close()
 	for rows.Next() {
 		var ord int64
-		if err := rows.Scan(&ord, dest); err != nil {
+		if dest == nil {
+			dest = []any{nil}
+		}
+		if err := rows.Scan(append([]any{&ord}, dest...)...); err != nil {
 			return err
 		}
 		if ord < 1 || ord > int64(len(which)) {

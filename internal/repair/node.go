@@ -42,6 +42,11 @@ type nodeWork struct {
 	undo       *undoWriter // the repair's undo file (nil: dry run)
 	us         *undoStream // this node's entries on their way to it
 	batches    chan *nodeBatch
+	// group is the origin group whose changes this work commits (--preserve-origin: grouped, res
+	// is the group's own and merged into the node's when every work is done; last is its status).
+	group   originGroup
+	grouped bool
+	last    string
 
 	changes []Change        // the batch being applied
 	masks   []byte          // keyed: per change and column, '1' where an update sets the column
@@ -119,10 +124,15 @@ func (w *nodeWork) preflight(ctx context.Context) (string, error) {
 		return "", fault.Input("role %s may not set session_replication_role = replica on node %s (it needs superuser, or on PostgreSQL 15+ GRANT SET ON PARAMETER session_replication_role): "+
 			"without it user triggers and foreign-key checks fire during the repair; re-run with --fire-triggers to accept that", user, w.node)
 	}
-	if w.opts.Origin != "" && !w.opts.DryRun {
+	if w.grouped {
+		if err := w.checkOriginPrivilege(ctx); err != nil {
+			return "", err
+		}
+	}
+	if o := w.sessionOrigin(); o != "" && !w.opts.DryRun {
 		var created bool
-		if err := w.pool.QueryRow(ctx, originSQL, w.opts.Origin).Scan(&created); err != nil {
-			return "", &cluster.NodeError{Node: w.node, Err: fmt.Errorf("replication origin %s: %w", w.opts.Origin, err)}
+		if err := w.pool.QueryRow(ctx, originSQL, o).Scan(&created); err != nil {
+			return "", &cluster.NodeError{Node: w.node, Err: fmt.Errorf("replication origin %s: %w", o, err)}
 		}
 	}
 	return warning, nil
@@ -207,13 +217,19 @@ func (w *nodeWork) begin(ctx context.Context) error {
 	// The connection carries session state (replication origin) and is closed afterwards, never
 	// returned to the pool.
 	w.conn = c.Hijack()
-	if w.opts.Origin != "" {
-		if _, err := w.conn.Exec(ctx, "SELECT pg_catalog.pg_replication_origin_session_setup($1)", w.opts.Origin); err != nil {
-			return fmt.Errorf("set up replication origin %s: %w", w.opts.Origin, err)
+	origin := w.sessionOrigin()
+	if origin != "" && !(w.grouped && w.opts.DryRun) {
+		if _, err := w.conn.Exec(ctx, "SELECT pg_catalog.pg_replication_origin_session_setup($1)", origin); err != nil {
+			return fmt.Errorf("set up replication origin %s: %w", origin, err)
 		}
 	}
 	if w.tx, err = w.conn.Begin(ctx); err != nil {
 		return err
+	}
+	if !w.opts.DryRun {
+		if err := w.setupGroup(ctx, w.tx); err != nil {
+			return err
+		}
 	}
 	// The statements below are few and simple; JIT compiling them (their cost estimates scale with
 	// the number of changes) takes longer than running them.
@@ -339,7 +355,8 @@ func (w *nodeWork) rollback(ctx context.Context) {
 }
 
 func (w *nodeWork) status(s string) {
-	if w.undo != nil {
+	w.last = s
+	if w.undo != nil && !w.grouped { // a grouped work's node status is written by mergeGroups
 		if err := w.undo.writeStatus(w.node, s); err != nil && w.err == nil {
 			w.err = fmt.Errorf("node %s: write undo file: %w", w.node, err)
 		}

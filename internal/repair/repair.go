@@ -94,6 +94,8 @@ type Change struct {
 	// expHash and newHash are the row hashes of Expected and New as the diff recorded them
 	// (keyed mode, see builder.hashOf); the apply computes the ones not known before the guard.
 	expHash, newHash rowHash
+	// group is the origin group the change commits in (--preserve-origin, set by groupChanges).
+	group originGroup
 }
 
 // rowHash is a row hash (encode.RowHash) and whether it is known; an unknown hash of a row that

@@ -77,6 +77,9 @@ type NodeResult struct {
 	// Changes lists, in a dry run, the first ListLimit changes with the rows before and after.
 	Changes        []undoEntry `json:"changes,omitempty"`
 	ChangesLeftOut int         `json:"changes_left_out,omitempty"`
+	// Groups lists, with --preserve-origin, the node's transactions: one per (origin, commit time)
+	// of the source's versions, and whether each committed.
+	Groups []GroupResult `json:"origin_groups,omitempty"`
 }
 
 // stale records a change the stale guard skipped.

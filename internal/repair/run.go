@@ -67,13 +67,23 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 			return fail(nil, err)
 		}
 	}
+	var pr *preserve
+	if ao.PreserveOrigin {
+		if pr, err = checkPreserve(ctx, lk, d, o, ao); err != nil {
+			return fail(nil, err)
+		}
+	}
 	keys := 0
-	b, next := planBatches(src, d, o, lk, times, ao.batchSize(), &keys)
+	b, next := planBatches(src, d, o, lk, times, pr, ao.batchSize(), &keys)
 	res, err := apply(ctx, pools, b.head, next, ao)
 	// A v2 file's summary is known once it is read to its end.
 	if d.Summary.Status == report.StatusPartial {
 		warnings = append(warnings, fmt.Sprintf("the diff is partial (%s): only its %d keys are repaired; "+
 			"run table-diff again afterwards to find the rest", d.Summary.PartialReason, keys))
+	}
+	if pr != nil && pr.local > 0 {
+		warnings = append(warnings, fmt.Sprintf("--preserve-origin: %d rows of source %s were committed locally (no replication origin): "+
+			"without --origin their commit time is not preserved (they commit with the repair's)", pr.local, o.Source))
 	}
 	res.Warnings = append(warnings, res.Warnings...)
 	slog.Debug("repair applied", "keys", keys, "seconds", res.DurationSeconds)
@@ -106,7 +116,7 @@ func Repair(ctx context.Context, pools cluster.Pools, in Input, o Options, ao Ap
 // at a time (size keys, or batchBytes of values), reads what the plan needs from the nodes for
 // that batch (commit times, keys outside the --where filter) and plans it. keys counts the keys
 // read. Repair applies these batches; WriteSQL prints them.
-func planBatches(src report.Source, d *report.Diff, o Options, lk *lookups, times bool, size int, keys *int) (*builder, batches) {
+func planBatches(src report.Source, d *report.Diff, o Options, lk *lookups, times bool, pr *preserve, size int, keys *int) (*builder, batches) {
 	where := len(d.Key) > 0 && d.Options.Where != ""
 	b := newBuilder(d, o)
 	next := func(ctx context.Context) (*Plan, error) {
@@ -148,7 +158,15 @@ func planBatches(src report.Source, d *report.Diff, o Options, lk *lookups, time
 				return nil, fault.AsInput(err)
 			}
 		}
-		return b.take(), nil
+		p := b.take()
+		if pr != nil {
+			s, err := lk.stamps(ctx, o.Source, batch, first)
+			if err != nil {
+				return nil, err
+			}
+			groupChanges(p, s, pr.fallback, &pr.local)
+		}
+		return p, nil
 	}
 	return b, next
 }

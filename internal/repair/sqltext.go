@@ -56,7 +56,7 @@ func WriteSQL(ctx context.Context, pools cluster.Pools, in Input, o Options, bat
 	for _, node := range d.Nodes {
 		if err := sw.node(ctx, in, node, func(src report.Source) batches {
 			keys := 0
-			_, next := planBatches(src, d, o, lk, times, batchSize, &keys)
+			_, next := planBatches(src, d, o, lk, times, nil, batchSize, &keys)
 			return next
 		}); err != nil {
 			return err
