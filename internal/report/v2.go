@@ -473,57 +473,42 @@ func parseEntry(line []byte, ids map[string]int, keyed bool) (*Entry, error) {
 	p := recordParser{b: line}
 	e := &Entry{}
 	p.space()
-	if !p.eat('{') {
-		return nil, fmt.Errorf("expected an object")
-	}
-	for first := true; ; first = false {
-		p.space()
-		if p.eat('}') {
-			break
-		}
-		if !first && !p.eat(',') {
-			return nil, fmt.Errorf("expected ',' or '}'")
-		}
-		p.space()
-		name, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		p.space()
-		if !p.eat(':') {
-			return nil, fmt.Errorf("expected ':' after %q", name)
-		}
-		p.space()
+	err := p.members(func(name string) error {
+		var err error
 		switch name {
 		case "key":
 			vals, err := p.texts()
 			if err != nil {
-				return nil, fmt.Errorf("key: %w", err)
+				return fmt.Errorf("key: %w", err)
 			}
 			e.Key = make([]string, len(vals))
 			for i, v := range vals {
 				if v == nil {
-					return nil, fmt.Errorf("key: null value")
+					return fmt.Errorf("key: null value")
 				}
 				e.Key[i] = *v
 			}
 		case "versions":
 			if e.Versions, err = p.versions(ids); err != nil {
-				return nil, fmt.Errorf("versions: %w", err)
+				return fmt.Errorf("versions: %w", err)
 			}
 		case "counts":
 			if e.Counts, err = p.counts(ids); err != nil {
-				return nil, fmt.Errorf("counts: %w", err)
+				return fmt.Errorf("counts: %w", err)
 			}
 		case "transient":
 			v, err := p.value()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			e.Transient = v == true
 		default:
-			return nil, fmt.Errorf("unknown field %q", name)
+			return fmt.Errorf("unknown field %q", name)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if keyed && len(e.Key) == 0 {
 		return nil, fmt.Errorf("no key")
@@ -532,6 +517,36 @@ func parseEntry(line []byte, ids map[string]int, keyed bool) (*Entry, error) {
 		return nil, fmt.Errorf("a whole-row entry needs counts and exactly one version")
 	}
 	return e, p.end()
+}
+
+// members reads an object at the current position, calling member for each member name with
+// the parser positioned at its value (member must consume it).
+func (p *recordParser) members(member func(name string) error) error {
+	if !p.eat('{') {
+		return fmt.Errorf("expected an object")
+	}
+	for first := true; ; first = false {
+		p.space()
+		if p.eat('}') {
+			return nil
+		}
+		if !first && !p.eat(',') {
+			return fmt.Errorf("expected ',' or '}'")
+		}
+		p.space()
+		name, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.space()
+		if !p.eat(':') {
+			return fmt.Errorf("expected ':' after %q", name)
+		}
+		p.space()
+		if err := member(name); err != nil {
+			return err
+		}
+	}
 }
 
 // texts reads an array of scalars as texts (nil = null).
@@ -573,63 +588,48 @@ func (p *recordParser) versions(ids map[string]int) ([]Version, error) {
 	}
 	for {
 		p.space()
-		if !p.eat('{') {
-			return nil, fmt.Errorf("expected a version object")
-		}
 		var v Version
-		for first := true; ; first = false {
-			p.space()
-			if p.eat('}') {
-				break
-			}
-			if !first && !p.eat(',') {
-				return nil, fmt.Errorf("expected ',' or '}'")
-			}
-			p.space()
-			name, err := p.str()
-			if err != nil {
-				return nil, err
-			}
-			p.space()
-			if !p.eat(':') {
-				return nil, fmt.Errorf("expected ':'")
-			}
-			p.space()
+		err := p.members(func(name string) error {
+			var err error
 			switch name {
 			case "nodes":
 				names, err := p.texts()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				for _, n := range names {
 					if n == nil {
-						return nil, fmt.Errorf("null node name")
+						return fmt.Errorf("null node name")
 					}
 					i, ok := ids[*n]
 					if !ok {
-						return nil, fmt.Errorf("node %q is not a node of the file", *n)
+						return fmt.Errorf("node %q is not a node of the file", *n)
 					}
 					v.Nodes = append(v.Nodes, i)
 				}
 			case "hash":
 				x, err := p.value()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				num, ok := x.(json.Number)
 				if !ok {
-					return nil, fmt.Errorf("hash is not a number")
+					return fmt.Errorf("hash is not a number")
 				}
 				if v.Hash, err = strconv.ParseInt(string(num), 10, 64); err != nil {
-					return nil, fmt.Errorf("hash: %w", err)
+					return fmt.Errorf("hash: %w", err)
 				}
 			case "values":
 				if v.Values, err = p.texts(); err != nil {
-					return nil, err
+					return err
 				}
 			default:
-				return nil, fmt.Errorf("unknown field %q", name)
+				return fmt.Errorf("unknown field %q", name)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, v)
 		p.space()
