@@ -110,6 +110,9 @@ type StaleRow struct {
 
 // Verify is the outcome of re-reading the repaired keys on every node after the commits.
 type Verify struct {
+	// By says how the keys were re-read: "keys" (each key of the diff on every node) or "ranges"
+	// (one range pass over the whole table found every node equal).
+	By             string          `json:"by"`
 	Agree          bool            `json:"agree"`
 	StillDiffering int             `json:"still_differing"`
 	Keys           []report.Record `json:"keys,omitempty"` // the first 100 keys that still differ
@@ -286,9 +289,12 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(bw, "undo file: %s\n", r.UndoFile)
 	}
 	if v := r.Verify; v != nil {
-		if v.Agree {
+		switch {
+		case v.Agree && v.By == "ranges":
+			fmt.Fprintf(bw, "verified: the whole table agrees on every node (one range pass)\n")
+		case v.Agree:
 			fmt.Fprintf(bw, "verified: the repaired keys agree on every node\n")
-		} else {
+		default:
 			fmt.Fprintf(bw, "verified: %d key(s) still differ\n", v.StillDiffering)
 		}
 	}

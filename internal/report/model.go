@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unique"
 )
@@ -172,9 +174,14 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// recordParser reads JSON objects of the diff file formats. When s is set it holds b's bytes as a
+// string, and strings without escapes are returned as substrings of it (no copy per value).
 type recordParser struct {
 	b []byte
+	s string
 	i int
+	// skipValues: versions' values are skipped, not decoded.
+	skipValues bool
 }
 
 func (p *recordParser) record() (Record, error) {
@@ -263,35 +270,158 @@ func (p *recordParser) value() (any, error) {
 	return nil, fmt.Errorf("values must be null, boolean, number or string")
 }
 
-// str reads a JSON string; only strings with escapes go through encoding/json.
+// str reads a JSON string. Strings with escapes are unescaped here; invalid UTF-8 and lone
+// surrogates go through encoding/json, which replaces them as it always did.
 func (p *recordParser) str() (string, error) {
 	if !p.eat('"') {
 		return "", fmt.Errorf("expected a string")
 	}
 	start := p.i
-	escaped := false
 	for p.i < len(p.b) {
-		switch c := p.b[p.i]; {
-		case c == '\\':
-			escaped = true
-			p.i += 2
+		c := p.b[p.i]
+		if jsonPlain[c] {
+			p.i++
 			continue
+		}
+		switch {
 		case c == '"':
 			p.i++
-			if !escaped && utf8.Valid(p.b[start:p.i-1]) {
-				return string(p.b[start : p.i-1]), nil
+			return p.sub(start, p.i-1), nil
+		case c == '\\':
+			return p.unescape(start)
+		case c < 0x20:
+			return "", fmt.Errorf("control character in string")
+		}
+		// Multi-byte UTF-8: check the sequence.
+		r, size := utf8.DecodeRune(p.b[p.i:])
+		if r == utf8.RuneError && size <= 1 {
+			return p.slowStr(start)
+		}
+		p.i += size
+	}
+	return "", fmt.Errorf("unterminated string")
+}
+
+// sub returns the bytes b[i:j] as a string.
+func (p *recordParser) sub(i, j int) string {
+	if p.s != "" {
+		return p.s[i:j]
+	}
+	return string(p.b[i:j])
+}
+
+// unescape reads the rest of a string that holds an escape; start is the position after its
+// opening quote, p.i the position of its first backslash.
+func (p *recordParser) unescape(start int) (string, error) {
+	out := make([]byte, 0, p.i-start+16)
+	out = append(out, p.b[start:p.i]...)
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return string(out), nil
+		case c < 0x20:
+			return "", fmt.Errorf("control character in string")
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(p.b[p.i:])
+			if r == utf8.RuneError && size <= 1 {
+				return p.slowStr(start)
 			}
+			out = append(out, p.b[p.i:p.i+size]...)
+			p.i += size
+			continue
+		case c != '\\':
+			out = append(out, c)
+			p.i++
+			continue
+		}
+		if p.i+1 >= len(p.b) {
+			return "", fmt.Errorf("unterminated string")
+		}
+		e := p.b[p.i+1]
+		p.i += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if p.i+4 > len(p.b) {
+				return "", fmt.Errorf("unterminated string")
+			}
+			r, err := strconv.ParseUint(string(p.b[p.i:p.i+4]), 16, 16)
+			if err != nil {
+				return "", fmt.Errorf("bad \\u escape in string")
+			}
+			if utf16.IsSurrogate(rune(r)) {
+				return p.slowStr(start)
+			}
+			out = utf8.AppendRune(out, rune(r))
+			p.i += 4
+		default:
+			return "", fmt.Errorf("bad escape \\%c in string", e)
+		}
+	}
+	return "", fmt.Errorf("unterminated string")
+}
+
+// slowStr reads the string opened before start with encoding/json.
+func (p *recordParser) slowStr(start int) (string, error) {
+	p.i = start
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '\\':
+			p.i += 2
+			continue
+		case '"':
+			p.i++
 			var s string
 			if err := json.Unmarshal(p.b[start-1:p.i], &s); err != nil {
 				return "", err
 			}
 			return s, nil
-		case c < 0x20:
-			return "", fmt.Errorf("control character in string")
 		}
 		p.i++
 	}
 	return "", fmt.Errorf("unterminated string")
+}
+
+// scalar reads a scalar as the PostgreSQL text it stands for (ok false = null), as
+// untyped(value()) would, without boxing it.
+func (p *recordParser) scalar() (s string, ok bool, err error) {
+	if p.i >= len(p.b) {
+		return "", false, fmt.Errorf("missing value")
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		s, err = p.str()
+		return s, err == nil, err
+	case c == 'n' && bytes.HasPrefix(p.b[p.i:], []byte("null")):
+		p.i += 4
+		return "", false, nil
+	case c == 't' && bytes.HasPrefix(p.b[p.i:], []byte("true")):
+		p.i += 4
+		return "true", true, nil
+	case c == 'f' && bytes.HasPrefix(p.b[p.i:], []byte("false")):
+		p.i += 5
+		return "false", true, nil
+	case c == '-' || c >= '0' && c <= '9':
+		start := p.i
+		for p.i < len(p.b) && strings.IndexByte("+-0123456789.eE", p.b[p.i]) >= 0 {
+			p.i++
+		}
+		return p.sub(start, p.i), true, nil
+	}
+	return "", false, fmt.Errorf("values must be null, boolean, number or string")
 }
 
 // PairKey names the pair of nodes a and b in Summary.Pairs ("n1/n2"), in the given order.

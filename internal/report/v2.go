@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -283,7 +284,14 @@ type Reader struct {
 	done bool
 	v1   *v1Reader
 	ids  map[string]int
+	// skip: entries are read without their versions' values (SkipValues).
+	skip bool
 }
+
+// SkipValues makes Next return entries without their versions' values (keys, node lists,
+// hashes and counts only): a reader that re-reads keys on the nodes skips most of the file's
+// bytes without decoding them. (A v1 file is still decoded whole.)
+func (r *Reader) SkipValues() { r.skip = true }
 
 // OpenDiff opens a diff file, reads its header and checks it.
 func OpenDiff(path string) (*Reader, error) {
@@ -425,7 +433,7 @@ func (r *Reader) Next() (*Entry, error) {
 			return nil, io.EOF
 		}
 		r.n++
-		e, err := parseEntry(line, r.ids, len(r.Diff.Key) > 0)
+		e, err := parseEntry(line, r.ids, len(r.Diff.Key) > 0, r.skip)
 		if err != nil {
 			return nil, fault.Input("diff file %s: entry %d: %v", r.path, r.n, err)
 		}
@@ -469,8 +477,12 @@ func isTrailer(line []byte) bool {
 }
 
 // parseEntry reads one entry line.
-func parseEntry(line []byte, ids map[string]int, keyed bool) (*Entry, error) {
-	p := recordParser{b: line}
+func parseEntry(line []byte, ids map[string]int, keyed, skipValues bool) (*Entry, error) {
+	p := recordParser{b: line, skipValues: skipValues}
+	if !skipValues {
+		// One copy of the line: the entry's texts are substrings of it.
+		p.s = string(line)
+	}
 	e := &Entry{}
 	p.space()
 	err := p.members(func(name string) error {
@@ -549,31 +561,98 @@ func (p *recordParser) members(member func(name string) error) error {
 	}
 }
 
-// texts reads an array of scalars as texts (nil = null).
+// texts reads an array of scalars as texts (nil = null). The texts share one backing array.
 func (p *recordParser) texts() ([]*string, error) {
 	if !p.eat('[') {
 		return nil, fmt.Errorf("expected an array")
 	}
-	var out []*string
 	p.space()
 	if p.eat(']') {
 		return []*string{}, nil
 	}
+	vals := make([]string, 0, 16)
+	var nulls []int
 	for {
 		p.space()
-		v, err := p.value()
+		v, ok, err := p.scalar()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, untyped(v))
+		if !ok {
+			nulls = append(nulls, len(vals))
+		}
+		vals = append(vals, v)
 		p.space()
 		if p.eat(',') {
 			continue
 		}
 		if p.eat(']') {
-			return out, nil
+			break
 		}
 		return nil, fmt.Errorf("expected ',' or ']'")
+	}
+	out := make([]*string, len(vals))
+	for i := range vals {
+		out[i] = &vals[i]
+	}
+	for _, i := range nulls {
+		out[i] = nil
+	}
+	return out, nil
+}
+
+// skipArray moves past an array of scalars, checking its syntax but decoding nothing.
+func (p *recordParser) skipArray() error {
+	if !p.eat('[') {
+		return fmt.Errorf("expected an array")
+	}
+	p.space()
+	if p.eat(']') {
+		return nil
+	}
+	for {
+		p.space()
+		if err := p.skipScalar(); err != nil {
+			return err
+		}
+		p.space()
+		if p.eat(',') {
+			continue
+		}
+		if p.eat(']') {
+			return nil
+		}
+		return fmt.Errorf("expected ',' or ']'")
+	}
+}
+
+// skipScalar moves past a scalar; a string's escapes and UTF-8 are not checked.
+func (p *recordParser) skipScalar() error {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		if p.i < len(p.b) && (p.b[p.i] == '-' || p.b[p.i] >= '0' && p.b[p.i] <= '9') {
+			for p.i < len(p.b) && strings.IndexByte("+-0123456789.eE", p.b[p.i]) >= 0 {
+				p.i++
+			}
+			return nil
+		}
+		_, _, err := p.scalar()
+		return err
+	}
+	p.i++
+	for {
+		i := bytes.IndexByte(p.b[p.i:], '"')
+		if i < 0 {
+			return fmt.Errorf("unterminated string")
+		}
+		p.i += i + 1
+		// The quote ends the string unless an odd number of backslashes precedes it.
+		n := 0
+		for j := p.i - 2; j >= 0 && p.b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return nil
+		}
 	}
 }
 
@@ -620,6 +699,9 @@ func (p *recordParser) versions(ids map[string]int) ([]Version, error) {
 					return fmt.Errorf("hash: %w", err)
 				}
 			case "values":
+				if p.skipValues {
+					return p.skipArray()
+				}
 				if v.Values, err = p.texts(); err != nil {
 					return err
 				}

@@ -559,3 +559,45 @@ func TestFromDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipValues: with SkipValues, entries come back whole but for their versions' values (nil),
+// and the summary is read as usual.
+func TestSkipValues(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.json")
+	d := keyedDiff(0, 0)
+	d.Rows = nil
+	entries := sampleEntries()
+	writeEntries(t, path, d, entries)
+	r, err := OpenDiff(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.SkipValues()
+	var got []Entry
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, *e)
+	}
+	want := make([]Entry, len(entries))
+	for i, e := range entries {
+		want[i] = e
+		want[i].Versions = make([]Version, len(e.Versions))
+		for v := range e.Versions {
+			want[i].Versions[v] = e.Versions[v]
+			want[i].Versions[v].Values = nil
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("entries differ:\n got %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(r.Diff.Summary, d.Summary) {
+		t.Errorf("summary %+v, want %+v", r.Diff.Summary, d.Summary)
+	}
+}
