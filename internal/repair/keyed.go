@@ -3,6 +3,7 @@ package repair
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/pgparity/pgparity/internal/fault"
 )
@@ -37,6 +38,9 @@ var actionKind = map[action]Kind{actInsert: Insert, actUpdate: Update, actDelete
 //     one INSERT, each checked against the count the guard decided.
 func (w *nodeWork) applyKeyed(ctx context.Context) error {
 	st := w.st
+	if done, err := w.insertAbsent(ctx); done || err != nil {
+		return err
+	}
 	if err := w.empty(ctx, tempOps, tempNew); err != nil {
 		return err
 	}
@@ -143,6 +147,66 @@ func (w *nodeWork) insertRows(ctx context.Context, actions []action, n int64) (i
 		w.undoLine(c, actInsert, nil)
 		return nil
 	})
+}
+
+// insertAbsent is the fast path of a batch whose every change inserts a row the node lacked when
+// the diff read it (a truncated, rebuilt or new node being refilled): one COPY of the rows into
+// the table, with no change list and no guard query. The guard would find every key still absent,
+// or else the key's unique index refuses the COPY (the key's index is always unique and
+// immediate, see catalog): the batch is then rolled back to a savepoint, its undo entries
+// dropped, and it goes through the guarded path, which skips or fails exactly as it always did.
+// It reports whether the batch was applied.
+func (w *nodeWork) insertAbsent(ctx context.Context) (bool, error) {
+	if w.opts.DryRun || len(w.changes) == 0 {
+		return false, nil
+	}
+	for i := range w.changes {
+		if c := &w.changes[i]; c.Kind != Insert || c.Expected != nil || c.New == nil {
+			return false, nil
+		}
+	}
+	if _, err := w.tx.Exec(ctx, "SAVEPOINT pgparity_insert"); err != nil {
+		return false, fmt.Errorf("insert rows: %w", err)
+	}
+	mark := 0
+	if w.us != nil {
+		mark = w.us.hold()
+	}
+	n, err := copyIn(ctx, w.tx, w.st.copyInto(), len(w.changes), func(i int, l *line) error {
+		c := &w.changes[i]
+		if err := w.rowValues(l, c, c.New); err != nil {
+			return err
+		}
+		w.track(c.New, nil)
+		w.undoLine(c, actInsert, nil)
+		return nil
+	})
+	if err == nil && n != int64(len(w.changes)) {
+		err = fmt.Errorf("%d rows copied, %d expected", n, len(w.changes))
+	}
+	if err != nil {
+		if w.us != nil {
+			w.us.drop(mark)
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if _, rerr := w.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pgparity_insert"); rerr != nil {
+			return false, fmt.Errorf("insert rows: %w (and rolling back to the savepoint: %v)", err, rerr)
+		}
+		slog.Debug("batch of inserts goes through the guard", "node", w.node, "reason", err)
+		w.step("insert rows without guard (rolled back)")
+		return false, nil
+	}
+	if w.us != nil {
+		w.us.release()
+	}
+	if _, err := w.tx.Exec(ctx, "RELEASE SAVEPOINT pgparity_insert"); err != nil {
+		return false, fmt.Errorf("insert rows: %w", err)
+	}
+	w.res.Inserted += n
+	w.step("insert rows without guard")
+	return true, nil
 }
 
 // hashes returns the hash of every change's expected and new row: the diff's where the plan has

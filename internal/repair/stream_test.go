@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -543,5 +544,58 @@ func TestVerifyByRanges(t *testing.T) {
 			}
 			wantRows(t, "rows on n3", table(t, db, "n3", "public.t", "id"), table(t, db, "n1", "public.t", "id"))
 		})
+	}
+}
+
+// TestInsertBatchFallsBackToGuard: batches that only insert rows a node lacked are copied
+// straight in; a key that appeared on the node since the diff sends its batch back through the
+// guard (rolled back to a savepoint): in sync when it holds the new row, skipped as stale when
+// it holds another, and the undo file lists exactly the rows inserted.
+func TestInsertBatchFallsBackToGuard(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE t (id int PRIMARY KEY, v text);
+		INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 20) i`)
+	db.Exec(t, `DELETE FROM t WHERE id <= 10`, "n3")
+	pools := connect(t, db, "n1", "n3")
+	d, _ := takeDiff(t, pools, "public", "t")
+	if len(d.Rows) != 10 {
+		t.Fatalf("diff has %d keys", len(d.Rows))
+	}
+	db.Exec(t, `INSERT INTO t VALUES (3, 'v3'), (7, 'changed on n3')`, "n3")
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer slog.SetDefault(prev)
+	ao := applyOpts(t)
+	ao.BatchSize = 4 // keys 1-4 (3 is back), 5-8 (7 is back, changed), 9-10
+	res, err := Repair(testContext(t), pools, FromDiff(d), Options{Mode: ModeSource, Source: "n1"}, ao, "test")
+	slog.SetDefault(prev)
+	if !errors.Is(err, fault.ErrDiffer) || res.Status != StatusUnresolved {
+		t.Fatalf("repair: %v, status %s (key 7 is stale on n3 and must still differ)", err, res.Status)
+	}
+	if got, want := counts(res), "n1:0/0/0/0/0/false n3:8/0/0/1/1/true"; got != want {
+		t.Errorf("counts %s, want %s", got, want)
+	}
+	if res.Verify == nil || res.Verify.StillDiffering != 1 {
+		t.Errorf("verify %+v, want key 7 still differing", res.Verify)
+	}
+	want := table(t, db, "n1", "public.t", "id")
+	want[6] = "(7,\"changed on n3\")"
+	wantRows(t, "rows on n3", table(t, db, "n3", "public.t", "id"), want)
+	u, err := ReadUndo(res.UndoFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range u.Entries {
+		keys = append(keys, fmt.Sprintf("%s %v", e.Op, e.Key[0].Value))
+	}
+	if got, want := strings.Join(keys, ","), "insert 1,insert 2,insert 4,insert 5,insert 6,insert 8,insert 9,insert 10"; got != want {
+		t.Errorf("undo entries %s, want %s", got, want)
+	}
+	for _, step := range []string{`step="insert rows without guard"`, `step="insert rows without guard (rolled back)"`} {
+		if !strings.Contains(logs.String(), step) {
+			t.Errorf("no %s in the repair's steps:\n%s", step, logs.String())
+		}
 	}
 }

@@ -118,6 +118,7 @@ type undoStream struct {
 	done   chan error
 	closed bool
 	err    error
+	held   bool // entries stay in buf until release or drop (see hold)
 }
 
 func (u *undoWriter) stream() *undoStream {
@@ -140,10 +141,33 @@ func (u *undoWriter) stream() *undoStream {
 // endLine ends the entry just appended to buf and hands a full chunk to the writer.
 func (s *undoStream) endLine() {
 	s.buf = append(s.buf, '\n')
+	if len(s.buf) >= undoChunk && !s.held {
+		s.ch <- s.buf
+		s.buf = make([]byte, 0, undoChunk+undoChunk/4)
+	}
+}
+
+// hold keeps the entries appended from now on in memory until release or drop: the entries of
+// writes that may still be rolled back to a savepoint must not reach the undo file before the
+// writes stand. It returns the mark to drop back to.
+func (s *undoStream) hold() int {
+	s.held = true
+	return len(s.buf)
+}
+
+// release lets the held entries go to the undo file.
+func (s *undoStream) release() {
+	s.held = false
 	if len(s.buf) >= undoChunk {
 		s.ch <- s.buf
 		s.buf = make([]byte, 0, undoChunk+undoChunk/4)
 	}
+}
+
+// drop forgets the entries appended since hold returned mark.
+func (s *undoStream) drop(mark int) {
+	s.held = false
+	s.buf = s.buf[:mark]
 }
 
 // entry appends an entry encoded by encoding/json (whole-row mode: few, small entries).
