@@ -22,14 +22,15 @@
 //	           table-repair --source-of-truth n1 of that diff (<= 3 x copy-in, <= 200 MB), then a
 //	           table-diff that must find every node identical (exit 0)
 //	stale      rows/10 rows stale on n2 (id % 10 = 0): table-diff --nodes n1,n2 and table-repair
-//	           (<= 200 MB each); the repair's apply phase against COPY of those rows (<= 3 x)
+//	           (<= 200 MB each); the repair's apply phase against COPY of those rows (info)
 //	rss        peak RSS of table-diff --max-diff-rows 0 with rows/100, rows/10 and all keys missing
 //	           on n3 (<= 200 MB each)
 //	schema     schema-diff of schema bench20: 20 tables of min(rows, 60000) rows shaped like
 //	           public.wide, 5/6 of each table's rows changed on n2 (<= 200 MB)
 //
 // The repairs of truncate and stale also print their apply phase (the per-node transaction the
-// repair report records) against the same COPY (<= 3 x). Timed writes (the copy-in floor, the
+// repair report records) against the same COPY, next to our own aim of <= 3 x: information, not
+// a target of the run (the targets judge whole commands). Timed writes (the copy-in floor, the
 // COPY of the stale rows, every repair) start after a CHECKPOINT. Heavy cases (truncate, stale,
 // rss, schema) report the median of -heavy-repeat runs, with the highest peak RSS of any run.
 // Every target prints PASS or FAIL next to its number; a missed target does not stop the run,

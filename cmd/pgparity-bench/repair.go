@@ -120,7 +120,7 @@ func (b *bench) staleCase(ctx context.Context) error {
 		v.wantRun(rep, 0, -1)
 		v.wantRSS(rep)
 		b.row("table-repair, whole command", rep, fmt.Sprintf("%.2f x COPY", ratio(rep.took, copyTime)), fmt.Sprintf("<= %d MB", rssTargetMB), v)
-		b.applyRow("stale apply phase", apply, applyErr, copyTime, "COPY")
+		b.applyRow(apply, applyErr, copyTime, "COPY")
 	}
 	_ = os.Remove(diffFile)
 	if err := b.exec(ctx, "n2", "DROP TABLE IF EXISTS public.wide_copy"); err != nil {
@@ -129,17 +129,22 @@ func (b *bench) staleCase(ctx context.Context) error {
 	return b.restore(ctx, "n2")
 }
 
-// applyRow prints the repair's apply phase against a COPY time, judged by applyTarget.
-func (b *bench) applyRow(what string, apply time.Duration, applyErr error, copyTime time.Duration, copyName string) {
+// applyRow prints the repair's apply phase against a COPY time, next to applyTarget: our own
+// aim, finer than the targets (the whole repair command's time and memory), so it is
+// shown but not counted among the targets.
+func (b *bench) applyRow(apply time.Duration, applyErr error, copyTime time.Duration, copyName string) {
 	name := "table-repair, apply phase (report, per node)"
 	if applyErr != nil {
 		fmt.Printf(rowFormat, name, "-", "", "", "", "", "no apply phase: "+applyErr.Error())
 		return
 	}
 	r := ratio(apply, copyTime)
-	v := verdict{what: what}
-	v.want(r <= applyTarget, "%.2f x > %.0f x", r, applyTarget)
-	fmt.Printf(rowFormat, name, fmtDur(apply), fmt.Sprintf("%.2f x %s", r, copyName), "", "", "", fmt.Sprintf("<= %.0f x: %s", applyTarget, b.judge(v)))
+	aim := "within"
+	if r > applyTarget {
+		aim = "above"
+	}
+	fmt.Printf(rowFormat, name, fmtDur(apply), fmt.Sprintf("%.2f x %s", r, copyName), "", "", "",
+		fmt.Sprintf("info: %s our aim of <= %.0f x", aim, applyTarget))
 }
 
 // copyStaleRows times (median of -repeat) COPY of n1's versions of the stale rows, as COPY text,

@@ -45,7 +45,7 @@ func (b *bench) truncateCase(ctx context.Context) error {
 	v.want(r <= copyInTarget, "%.2f x > %.0f x", r, copyInTarget)
 	v.wantRSS(rep)
 	b.row("table-repair --diff-file F --source-of-truth n1", rep, fmt.Sprintf("%.2f x copy-in", r), fmt.Sprintf("<= %.0f x, <= %d MB", copyInTarget, rssTargetMB), v)
-	b.applyRow("truncate apply phase", apply, applyErr, copyIn, "copy-in")
+	b.applyRow(apply, applyErr, copyIn, "copy-in")
 
 	verifyFile := filepath.Join(b.dir, "bench_truncate_verify.json")
 	defer os.Remove(verifyFile)
