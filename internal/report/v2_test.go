@@ -149,6 +149,12 @@ func readEntries(t *testing.T, path string) (*Diff, []Entry) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	return r.Diff, readAll(t, r)
+}
+
+// readAll reads r's entries to its end.
+func readAll(t *testing.T, r *Reader) []Entry {
+	t.Helper()
 	var out []Entry
 	for {
 		e, err := r.Next()
@@ -163,7 +169,7 @@ func readEntries(t *testing.T, path string) (*Diff, []Entry) {
 	if _, err := r.Next(); err != io.EOF {
 		t.Errorf("Next after the end = %v, want io.EOF", err)
 	}
-	return r.Diff, out
+	return out
 }
 
 // TestCreateFileOpenDiffRoundTrip streams entries through CreateFile and OpenDiff, plain, gzip
@@ -574,17 +580,7 @@ func TestSkipValues(t *testing.T) {
 	}
 	defer r.Close()
 	r.SkipValues()
-	var got []Entry
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, *e)
-	}
+	got := readAll(t, r)
 	want := make([]Entry, len(entries))
 	for i, e := range entries {
 		want[i] = e
