@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/report"
@@ -64,24 +65,69 @@ func RunTableDiff(ctx context.Context, env *Env, o TableDiff) (*DiffResult, erro
 	} else if err := CheckWritable(filepath.Join(s.OutputDir, ".probe")); err != nil {
 		return nil, err
 	}
-	cl, pools, err := env.Connect(ctx, o.Cluster, o.Nodes)
+	cl, err := env.Cluster(o.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	defer pools.Close()
-	out := &DiffOutput{Path: o.Out, Dir: s.OutputDir, HTML: o.HTML}
-	defer out.Abort()
-	_, err = diff.Run(ctx, pools, diff.Options{
-		Cluster: cl.Name, Schema: schema, Table: table,
-		BlockSize: s.BlockSize, Concurrency: s.Concurrency, Where: o.Where,
-		Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, MaxDiffRows: s.MaxDiffRows,
-		Strict: o.Strict, Recheck: o.Recheck, Tool: o.Tool, Progress: o.Progress,
-		Until: until, RequireRows: o.RequireRows,
-	}, out)
-	if err != nil {
-		return nil, err
+	name := report.TableRef{Schema: schema, Name: table}.String()
+	rec := env.StartRun(ctx, RunInfo{Command: "table-diff", Cluster: cl.Name, Tables: []string{name}, Options: o.historyOptions(s)})
+	hist := rec.Divergences(ctx, name)
+	res, err := func() (*DiffResult, error) {
+		pools, err := env.connectNodes(ctx, cl, o.Nodes)
+		if err != nil {
+			return nil, err
+		}
+		defer pools.Close()
+		out := &DiffOutput{Path: o.Out, Dir: s.OutputDir, HTML: o.HTML}
+		defer out.Abort()
+		_, err = diff.Run(ctx, pools, diff.Options{
+			Cluster: cl.Name, Schema: schema, Table: table,
+			BlockSize: s.BlockSize, Concurrency: s.Concurrency, Where: o.Where,
+			Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, MaxDiffRows: s.MaxDiffRows,
+			Strict: o.Strict, Recheck: o.Recheck, Tool: o.Tool, Progress: o.Progress,
+			Until: until, RequireRows: o.RequireRows,
+		}, report.Tee(out, hist))
+		if err != nil {
+			return nil, err
+		}
+		return out.Result()
+	}()
+	hist.Close()
+	recordDiff(ctx, rec, name, res, len(cl.Nodes), err)
+	return res, err
+}
+
+// recordDiff records the outcome of one table's comparison in its run, resolving the table's
+// divergences not seen when it covered the whole table.
+func recordDiff(ctx context.Context, rec *Recorder, table string, res *DiffResult, clusterNodes int, err error) {
+	var d *report.Diff
+	var file string
+	if res != nil {
+		d, file = res.Diff, res.DiffFile
 	}
-	return out.Result()
+	full := err == nil && FullCoverage(d, clusterNodes)
+	rec.Resolve(ctx, table, full)
+	rec.Finish(ctx, DiffHistoryResult(d, file, full), err)
+}
+
+// historyOptions are the options a table-diff run records.
+func (o *TableDiff) historyOptions(s cluster.Settings) map[string]any {
+	m := map[string]any{"block_size": s.BlockSize, "concurrency": s.Concurrency, "max_diff_rows": s.MaxDiffRows}
+	set := func(k string, v any, ok bool) {
+		if ok {
+			m[k] = v
+		}
+	}
+	set("nodes", o.Nodes, len(o.Nodes) > 0)
+	set("where", o.Where, o.Where != "")
+	set("columns", o.Columns, len(o.Columns) > 0)
+	set("exclude_columns", o.ExcludeColumns, len(o.ExcludeColumns) > 0)
+	set("recheck", o.Recheck.String(), o.Recheck > 0)
+	set("until", o.Until, o.Until != "")
+	set("strict", true, o.Strict)
+	set("require_rows", true, o.RequireRows)
+	set("html", true, o.HTML)
+	return m
 }
 
 // DiffOutput is the sink of a comparison that writes a diff file (named when the header is
