@@ -142,6 +142,20 @@ func (r *Recorder) Resolve(ctx context.Context, table string, coveredAll bool) i
 	return n
 }
 
+// ResolveKeys marks resolved the open divergences of keys that the run re-read on every node and
+// did not see differing (table-rerun); call it after the run's sightings are recorded.
+func (r *Recorder) ResolveKeys(ctx context.Context, table string, keys iter.Seq[history.Key]) {
+	r.mu.Lock()
+	broken := r.broken
+	r.mu.Unlock()
+	if r.store == nil || broken {
+		return
+	}
+	if _, err := r.store.ResolveKeys(ctx, r.id, r.cluster, table, keys); err != nil {
+		r.fail("divergences not resolved", err)
+	}
+}
+
 // Finish records the run's outcome and closes the store. err is the run's error, if any: the
 // status is then failed unless res says otherwise, the error text is recorded, and the exit code
 // is the one pgparity exits with for it (unless res sets one). Finish writes even when ctx is

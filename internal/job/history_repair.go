@@ -3,7 +3,7 @@ package job
 import (
 	"context"
 	"io"
-	"log/slog"
+	"iter"
 	"strings"
 
 	"github.com/pgparity/pgparity/internal/encode"
@@ -57,39 +57,45 @@ func recordTouched(ctx context.Context, rec *Recorder, diffFile, table string, r
 	if rec.store == nil {
 		return
 	}
-	r, err := report.OpenDiff(diffFile)
+	err := diffFileKeys(diffFile, func(d *report.Diff, keys iter.Seq[history.Key]) {
+		untouched := untouchedKeys(d, res)
+		rec.Repaired(ctx, table, func(yield func(history.Key) bool) {
+			for k := range keys {
+				if !untouched[strings.Join(k, "\x00")] && !yield(k) {
+					return
+				}
+			}
+		})
+	})
 	if err != nil {
-		rec.fail("repaired keys not recorded", err)
-		return
+		rec.fail("repaired keys not all recorded", err)
+	}
+}
+
+// diffFileKeys reads a diff file's keys (not the transient ones) as a stream handed to use, and
+// returns the error that ended the stream early, if any.
+func diffFileKeys(path string, use func(d *report.Diff, keys iter.Seq[history.Key])) error {
+	r, err := report.OpenDiff(path)
+	if err != nil {
+		return err
 	}
 	defer r.Close()
-	untouched := untouchedKeys(r.Diff, res)
 	var readErr error
-	rec.Repaired(ctx, table, func(yield func(history.Key) bool) {
+	use(r.Diff, func(yield func(history.Key) bool) {
 		for {
 			e, err := r.Next()
-			if err == io.EOF {
-				return
-			}
 			if err != nil {
-				readErr = err
+				if err != io.EOF {
+					readErr = err
+				}
 				return
 			}
-			if e.Transient {
-				continue
-			}
-			k := HistoryKey(e)
-			if untouched[strings.Join(k, "\x00")] {
-				continue
-			}
-			if !yield(k) {
+			if !e.Transient && !yield(HistoryKey(e)) {
 				return
 			}
 		}
 	})
-	if readErr != nil {
-		slog.Warn("history: repaired keys not all recorded", "run", rec.id, "err", readErr)
-	}
+	return readErr
 }
 
 // untouchedKeys returns the keys (history keys joined by NUL) a repair's result lists as not

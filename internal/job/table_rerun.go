@@ -2,12 +2,14 @@ package job
 
 import (
 	"context"
+	"iter"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/history"
 	"github.com/pgparity/pgparity/internal/report"
 )
 
@@ -48,15 +50,45 @@ func RunTableRerun(ctx context.Context, env *Env, o TableRerun) (*DiffResult, er
 	if err := CheckWritable(out); err != nil {
 		return nil, err
 	}
-	_, pools, err := env.Connect(ctx, name, old.Nodes)
+	cl, err := env.Cluster(name)
 	if err != nil {
 		return nil, err
 	}
-	defer pools.Close()
-	sink := &DiffOutput{Path: out, HTML: o.HTML}
-	defer sink.Abort()
-	if _, err := diff.Rerun(ctx, pools, r, o.Tool, sink); err != nil {
-		return nil, err
+	table := old.Table.String()
+	rec := env.StartRun(ctx, RunInfo{Command: "table-rerun", Cluster: cl.Name, Tables: []string{table},
+		Options: map[string]any{"diff_file": o.DiffFile}})
+	hist := rec.Divergences(ctx, table)
+	res, err := func() (*DiffResult, error) {
+		pools, err := env.connectNodes(ctx, cl, old.Nodes)
+		if err != nil {
+			return nil, err
+		}
+		defer pools.Close()
+		sink := &DiffOutput{Path: out, HTML: o.HTML}
+		defer sink.Abort()
+		if _, err := diff.Rerun(ctx, pools, r, o.Tool, report.Tee(sink, hist)); err != nil {
+			return nil, err
+		}
+		return sink.Result()
+	}()
+	hist.Close()
+	recordRerun(ctx, rec, o.DiffFile, table, res, len(cl.Nodes), err)
+	return res, err
+}
+
+// recordRerun records a rerun's outcome; when it re-read every key of the old diff file on every
+// node of the cluster, by every column, the keys it found equal are resolved.
+func recordRerun(ctx context.Context, rec *Recorder, oldFile, table string, res *DiffResult, clusterNodes int, err error) {
+	var d *report.Diff
+	var file string
+	if res != nil {
+		d, file = res.Diff, res.DiffFile
 	}
-	return sink.Result()
+	if err == nil && d != nil && d.Summary.Status != report.StatusPartial && len(d.Options.Columns) == 0 &&
+		len(d.Options.ExcludeColumns) == 0 && len(d.Nodes) >= clusterNodes {
+		if kerr := diffFileKeys(oldFile, func(_ *report.Diff, keys iter.Seq[history.Key]) { rec.ResolveKeys(ctx, table, keys) }); kerr != nil {
+			rec.fail("divergences not resolved", kerr)
+		}
+	}
+	rec.Finish(ctx, DiffHistoryResult(d, file, false), err)
 }
