@@ -88,7 +88,11 @@ func (r *Recorder) ID() int64 { return r.id }
 
 // fail logs a failed history write and stops the run from resolving anything.
 func (r *Recorder) fail(what string, err error) {
-	slog.Warn("history: "+what, "run", r.id, "err", err)
+	if errors.Is(err, context.Canceled) {
+		slog.Debug("history: "+what, "run", r.id, "err", err) // the command says it was interrupted
+	} else {
+		slog.Warn("history: "+what, "run", r.id, "err", err)
+	}
 	r.mu.Lock()
 	r.broken = true
 	r.mu.Unlock()
@@ -192,6 +196,8 @@ func exitCode(status history.Status, err error, cancelled bool) int {
 		return 130
 	case err == nil && (status == history.StatusDiffer || status == history.StatusPartial):
 		return 1
+	case err == nil && status == history.StatusInconclusive:
+		return 4
 	case err == nil:
 		return 0
 	case errors.Is(err, fault.ErrDiffer):
