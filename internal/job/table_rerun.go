@@ -2,14 +2,12 @@ package job
 
 import (
 	"context"
-	"iter"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
-	"github.com/pgparity/pgparity/internal/history"
 	"github.com/pgparity/pgparity/internal/report"
 )
 
@@ -74,21 +72,4 @@ func RunTableRerun(ctx context.Context, env *Env, o TableRerun) (*DiffResult, er
 	hist.Close()
 	recordRerun(ctx, rec, o.DiffFile, table, res, len(cl.Nodes), err)
 	return res, err
-}
-
-// recordRerun records a rerun's outcome; when it re-read every key of the old diff file on every
-// node of the cluster, by every column, the keys it found equal are resolved.
-func recordRerun(ctx context.Context, rec *Recorder, oldFile, table string, res *DiffResult, clusterNodes int, err error) {
-	var d *report.Diff
-	var file string
-	if res != nil {
-		d, file = res.Diff, res.DiffFile
-	}
-	if err == nil && d != nil && d.Summary.Status != report.StatusPartial && len(d.Options.Columns) == 0 &&
-		len(d.Options.ExcludeColumns) == 0 && len(d.Nodes) >= clusterNodes {
-		if kerr := diffFileKeys(oldFile, func(_ *report.Diff, keys iter.Seq[history.Key]) { rec.ResolveKeys(ctx, table, keys) }); kerr != nil {
-			rec.fail("divergences not resolved", kerr)
-		}
-	}
-	rec.Finish(ctx, DiffHistoryResult(d, file, false), err)
 }
