@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/history"
 	"github.com/pgparity/pgparity/internal/job"
 )
@@ -21,7 +22,7 @@ type historyOptions struct {
 	json        bool
 	table       string
 	cluster     string
-	since       time.Duration
+	since       string
 	divergences bool
 	open        bool
 	limit       int
@@ -50,7 +51,7 @@ database history_dsn. See docs/history.md.`,
 	f.BoolVar(&o.json, "json", false, "print JSON on stdout")
 	f.StringVar(&o.table, "table", "", "only this table (SCHEMA.TABLE)")
 	f.StringVar(&o.cluster, "cluster", "", "only this cluster (default: every cluster)")
-	f.DurationVar(&o.since, "since", 0, "only runs started (divergences last seen) this long ago or later, e.g. 24h")
+	f.StringVar(&o.since, "since", "", "only runs started (divergences last seen) this long ago or later, e.g. 90m, 24h, 7d")
 	f.BoolVar(&o.divergences, "divergences", false, "list differing keys instead of runs")
 	f.BoolVar(&o.open, "open", false, "with --divergences: only keys not resolved")
 	f.IntVar(&o.limit, "limit", 1000, "list at most this many, the newest (0 = no limit)")
@@ -58,12 +59,16 @@ database history_dsn. See docs/history.md.`,
 }
 
 func runHistory(cmd *cobra.Command, g *globals, o *historyOptions) error {
+	since, err := parseSince(o.since)
+	if err != nil {
+		return err
+	}
 	e, err := g.jobEnv()
 	if err != nil {
 		return err
 	}
 	list, err := job.ListHistory(cmd.Context(), e, job.HistoryQuery{
-		Cluster: o.cluster, Table: o.table, Since: o.since, Divergences: o.divergences, Open: o.open, Limit: o.limit,
+		Cluster: o.cluster, Table: o.table, Since: since, Divergences: o.divergences, Open: o.open, Limit: o.limit,
 	})
 	if err != nil {
 		return err
@@ -86,6 +91,23 @@ func runHistory(cmd *cobra.Command, g *globals, o *historyOptions) error {
 		return printDivergences(w, list.Divergences)
 	}
 	return printRuns(w, list.Runs)
+}
+
+// parseSince reads --since: a Go duration (90m, 24h) or a number of days (7d); "" is none.
+func parseSince(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fault.Input("--since %q: use a duration such as 90m, 24h or 7d", s)
+	}
+	return d, nil
 }
 
 // runJSON is a run as `history --json` prints it.

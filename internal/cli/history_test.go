@@ -382,6 +382,14 @@ func TestHistoryText(t *testing.T) {
 		!regexp.MustCompile(`^public\.t +\["(2|3|11)"\] +n1,n2 +\S+ \S+ \(run 1\) +\S+ \S+ \(run 1\) +open$`).MatchString(lines[1]) {
 		t.Fatalf("history --divergences: exit %d\n%s", code, stdout)
 	}
+	for _, since := range []string{"7d", "1h"} {
+		if code, stdout, _ := run(t, "history", "--since", since, "--json"); code != ExitOK || !strings.Contains(stdout, `"command": "table-diff"`) {
+			t.Fatalf("--since %s: exit %d, %q", since, code, stdout)
+		}
+	}
+	if code, _, stderr := run(t, "history", "--since", "yesterday"); code != ExitInput || !strings.Contains(stderr, `--since "yesterday": use a duration such as 90m, 24h or 7d`) {
+		t.Fatalf("--since yesterday: exit %d, %q", code, stderr)
+	}
 	if code, stdout, _ := run(t, "history", "--cluster", "other"); code != ExitOK || stdout != "no runs recorded\n" {
 		t.Fatalf("other cluster: exit %d, %q", code, stdout)
 	}
