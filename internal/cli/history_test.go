@@ -78,6 +78,16 @@ func divergenceLines(h historyDivergences) []string {
 	return out
 }
 
+// abs returns the absolute path of a file in the working directory, as the history records it.
+func abs(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func wantStrings(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	sort.Strings(want)
@@ -136,7 +146,7 @@ func testHistoryDiffRepairResolve(t *testing.T, settings string) {
 	diffRun := r.ID
 	if r.Command != "table-diff" || r.Cluster != "c" || !reflect.DeepEqual(r.Tables, []string{"public.t"}) || r.Status != "differ" ||
 		r.ExitCode == nil || *r.ExitCode != 1 || r.DifferingKeys != 3 || r.Coverage == nil || *r.Coverage != 1 ||
-		r.DiffFile == nil || *r.DiffFile != "d.json" || r.Error != nil || r.RowsCompared["n1"] != 10 || r.RowsCompared["n2"] != 10 {
+		r.DiffFile == nil || *r.DiffFile != abs(t, "d.json") || r.Error != nil || r.RowsCompared["n1"] != 10 || r.RowsCompared["n2"] != 10 {
 		t.Fatalf("table-diff run: %+v", r)
 	}
 	var divs historyDivergences
@@ -194,8 +204,8 @@ func TestHistoryRerunResolvesKeys(t *testing.T) {
 		t.Fatalf("runs: %+v", runs.Runs)
 	}
 	rr, d := runs.Runs[0], runs.Runs[1]
-	if rr.Command != "table-rerun" || rr.Status != "differ" || rr.DifferingKeys != 2 || rr.Coverage != nil || *rr.DiffFile != "r.json" ||
-		rr.Options["diff_file"] != "d.json" {
+	if rr.Command != "table-rerun" || rr.Status != "differ" || rr.DifferingKeys != 2 || rr.Coverage != nil || *rr.DiffFile != abs(t, "r.json") ||
+		rr.Options["diff_file"] != abs(t, "d.json") {
 		t.Fatalf("rerun run: %+v", rr)
 	}
 	var divs historyDivergences
@@ -373,7 +383,7 @@ func TestHistoryText(t *testing.T) {
 	code, stdout, _ := run(t, "history", "--since", "1h", "--cluster", "c")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if code != ExitOK || len(lines) != 2 || !regexp.MustCompile(`^ID +COMMAND +CLUSTER +TABLES +STARTED +DURATION +STATUS +KEYS +DIFF FILE$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`^1 +table-diff +c +public\.t +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +[0-9.]+m?s +differ +3 +d\.json$`).MatchString(lines[1]) {
+		!regexp.MustCompile(`^1 +table-diff +c +public\.t +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +[0-9.]+m?s +differ +3 +/\S+/d\.json$`).MatchString(lines[1]) {
 		t.Fatalf("history: exit %d\n%s", code, stdout)
 	}
 	code, stdout, _ = run(t, "history", "--divergences", "--table", "public.t")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -217,12 +218,24 @@ func DiffHistoryResult(d *report.Diff, diffFile string, full bool) history.Resul
 	}
 	s := d.Summary
 	res = history.Result{Status: history.Status(s.Status), DifferingKeys: int64(s.DifferingKeys),
-		TransientKeys: int64(s.Transient), RowsCompared: s.RowsCompared, DiffFile: diffFile}
+		TransientKeys: int64(s.Transient), RowsCompared: s.RowsCompared, DiffFile: absPath(diffFile)}
 	if full {
 		one := 1.0
 		res.Coverage = &one
 	}
 	return res
+}
+
+// absPath returns a file's absolute path for the history store, which outlives the working
+// directory; "" stays "".
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }
 
 // FullCoverage reports whether a finished comparison compared the whole table on every node of

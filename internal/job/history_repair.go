@@ -14,7 +14,7 @@ import (
 
 // historyOptions are the options a table-repair run records.
 func (o *TableRepair) historyOptions() map[string]any {
-	m := map[string]any{"diff_file": o.DiffFile}
+	m := map[string]any{"diff_file": absPath(o.DiffFile)}
 	set := func(k string, v any, ok bool) {
 		if ok {
 			m[k] = v
@@ -23,7 +23,7 @@ func (o *TableRepair) historyOptions() map[string]any {
 	set("source_of_truth", o.Source, o.Source != "")
 	set("bidirectional", true, o.Bidirectional)
 	set("fix_nulls", true, o.FixNulls)
-	set("plan", o.PlanFile, o.PlanFile != "")
+	set("plan", absPath(o.PlanFile), o.PlanFile != "")
 	set("insert_only", true, o.InsertOnly)
 	set("upsert_only", true, o.UpsertOnly)
 	set("dry_run", true, o.DryRun)

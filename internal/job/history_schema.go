@@ -103,7 +103,7 @@ func (o *SchemaDiff) historyOptions(schemaName string) map[string]any {
 	set("nodes", o.Nodes, len(o.Nodes) > 0)
 	set("ddl_only", true, o.DDLOnly)
 	set("skip_tables", o.SkipTables, len(o.SkipTables) > 0)
-	set("skip_file", o.SkipFile, o.SkipFile != "")
+	set("skip_file", absPath(o.SkipFile), o.SkipFile != "")
 	set("fix_sequences", true, o.FixSequences)
 	set("apply", true, o.Apply)
 	return m

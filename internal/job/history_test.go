@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -140,7 +141,7 @@ func TestDivergenceSinkRecords(t *testing.T) {
 	defer store.Close()
 	runs, err := store.Runs(ctx, history.RunFilter{})
 	if err != nil || len(runs) != 2 || runs[1].ID != first || runs[1].Status != history.StatusDiffer || runs[1].ExitCode != 1 ||
-		string(runs[1].Options) != `{"x":1}` || runs[1].DiffFile != "d.json" || *runs[1].Coverage != 1 {
+		string(runs[1].Options) != `{"x":1}` || runs[1].DiffFile != absPath("d.json") || !filepath.IsAbs(runs[1].DiffFile) || *runs[1].Coverage != 1 {
 		t.Fatalf("runs: %+v, %v", runs, err)
 	}
 	all, err := store.Divergences(ctx, history.DivergenceFilter{})

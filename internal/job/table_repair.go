@@ -165,7 +165,7 @@ func RunTableUndo(ctx context.Context, env *Env, o TableUndo) (*RepairResult, er
 	}
 	// An undo changes rows back: it is recorded as a run, but credited with no key.
 	rec := env.StartRun(ctx, RunInfo{Command: "table-repair", Cluster: cl.Name, Tables: []string{h.Table.String()},
-		Options: map[string]any{"undo": o.UndoFile, "dry_run": o.DryRun}})
+		Options: map[string]any{"undo": absPath(o.UndoFile), "dry_run": o.DryRun}})
 	out, res, err := func() (*RepairResult, *repair.Result, error) {
 		pools, err := env.connectNodes(ctx, cl, h.Nodes)
 		if err != nil {

@@ -54,7 +54,7 @@ func RunTableRerun(ctx context.Context, env *Env, o TableRerun) (*DiffResult, er
 	}
 	table := old.Table.String()
 	rec := env.StartRun(ctx, RunInfo{Command: "table-rerun", Cluster: cl.Name, Tables: []string{table},
-		Options: map[string]any{"diff_file": o.DiffFile}})
+		Options: map[string]any{"diff_file": absPath(o.DiffFile)}})
 	hist := rec.Divergences(ctx, table)
 	res, err := func() (*DiffResult, error) {
 		pools, err := env.connectNodes(ctx, cl, old.Nodes)
