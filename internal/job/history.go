@@ -39,9 +39,11 @@ type Recorder struct {
 	id      int64
 	cluster string
 
-	mu     sync.Mutex
-	tables []string // added after the start
-	broken bool     // a write failed
+	mu       sync.Mutex
+	tables   []string // the run's tables
+	added    bool     // tables were added after the start
+	broken   bool     // a write failed
+	finished bool     // Finish was called
 }
 
 // HistoryOpen opens the configured history store: history_dsn when set, else the SQLite file
@@ -105,7 +107,7 @@ func (r *Recorder) AddTable(table string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !slices.Contains(r.tables, table) {
-		r.tables = append(r.tables, table)
+		r.tables, r.added = append(r.tables, table), true
 	}
 }
 
@@ -161,19 +163,33 @@ func (r *Recorder) ResolveKeys(ctx context.Context, table string, keys iter.Seq[
 	}
 }
 
-// Finish records the run's outcome and closes the store. err is the run's error, if any: the
-// status is then failed unless res says otherwise, the error text is recorded, and the exit code
+// Finish records the run's outcome and closes the store; a second call does nothing. err is the
+// run's error, if any: the status is then failed unless res says otherwise, the error text is
+// recorded (fault.ErrDiffer, the outcome "differences found", is not an error), and the exit code
 // is the one pgparity exits with for it (unless res sets one). Finish writes even when ctx is
 // cancelled (an interrupted run is recorded as failed), within historyTimeout.
 func (r *Recorder) Finish(ctx context.Context, res history.Result, err error) {
-	if r.store == nil {
+	r.mu.Lock()
+	done := r.finished
+	r.finished = true
+	if r.added {
+		res.AllTables = slices.Clone(r.tables)
+	}
+	r.mu.Unlock()
+	if r.store == nil || done {
 		return
 	}
 	defer r.store.Close()
 	cancelled := ctx.Err() != nil
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), historyTimeout)
 	defer cancel()
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, fault.ErrDiffer):
+		if res.Status == "" {
+			res.Status = history.StatusDiffer
+		}
+	default:
 		if res.Status == "" {
 			res.Status = history.StatusFailed
 		}
@@ -182,9 +198,6 @@ func (r *Recorder) Finish(ctx context.Context, res history.Result, err error) {
 	if res.ExitCode == 0 {
 		res.ExitCode = exitCode(res.Status, err, cancelled)
 	}
-	r.mu.Lock()
-	res.AllTables = slices.Clone(r.tables)
-	r.mu.Unlock()
 	if ferr := r.store.FinishRun(ctx, r.id, res); ferr != nil {
 		slog.Warn("history: run outcome not recorded", "run", r.id, "err", ferr)
 	}
