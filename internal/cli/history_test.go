@@ -407,3 +407,34 @@ func TestHistoryText(t *testing.T) {
 		t.Fatalf("--open without --divergences: exit %d, %q", code, stderr)
 	}
 }
+
+// TestHistoryWholeRow: a table without a key records each differing row by its hash, and the
+// repair of those rows is credited when a clean diff resolves them.
+func TestHistoryWholeRow(t *testing.T) {
+	dir := isolate(t)
+	writeFile(t, filepath.Join(dir, "pgparity.yaml"), "history_path: h.db\n")
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE log (at int, msg text); INSERT INTO log SELECT i, 'm' || i FROM generate_series(1, 20) i`)
+	db.Exec(t, `INSERT INTO log VALUES (5, 'm5'); DELETE FROM log WHERE at = 9`, "n2")
+	svc := db.ServiceFile(t, "c")
+	if code, _, stderr := run(t, "--service-file", svc, "table-diff", "c", "public.log", "--out", "d.json", "--quiet"); code != ExitDiffer {
+		t.Fatalf("table-diff: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := run(t, "--service-file", svc, "table-repair", "--diff-file", "d.json", "--source-of-truth", "n1", "--quiet"); code != ExitOK {
+		t.Fatalf("table-repair: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := run(t, "--service-file", svc, "table-diff", "c", "public.log", "--out", "clean.json", "--quiet"); code != ExitOK {
+		t.Fatalf("clean table-diff: exit %d, stderr %q", code, stderr)
+	}
+	var divs historyDivergences
+	historyJSON(t, &divs, "--divergences")
+	if len(divs.Divergences) != 2 {
+		t.Fatalf("divergences: %+v", divs)
+	}
+	for _, d := range divs.Divergences {
+		if len(d.Key) != 1 || !regexp.MustCompile(`^row_hash:-?[0-9]+$`).MatchString(d.Key[0]) || d.Open ||
+			d.FirstSeenRun != 1 || d.ResolvedRun == nil || *d.ResolvedRun != 3 || d.ResolvedByRepairRun == nil || *d.ResolvedByRepairRun != 2 {
+			t.Errorf("divergence %+v: want a row hash key, seen by run 1, resolved by run 3 crediting repair run 2", d)
+		}
+	}
+}
