@@ -18,7 +18,19 @@ import (
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { os.Exit(sandbox.RunTests(m, 2)) }
+func TestMain(m *testing.M) {
+	// Commands record their runs in the history store: under a temporary state directory, never
+	// the user's.
+	state, err := os.MkdirTemp("", "pgparity-state-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	os.Setenv("XDG_STATE_HOME", state)
+	code := sandbox.RunTests(m, 2)
+	os.RemoveAll(state)
+	os.Exit(code)
+}
 
 // run executes a command line as main would and returns the exit code and both outputs.
 func run(t *testing.T, args ...string) (int, string, string) {

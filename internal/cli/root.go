@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/job"
 )
 
 // Exit codes, as documented in DESIGN.md and the README.
@@ -32,6 +33,7 @@ type globals struct {
 	serviceFile string
 	logLevel    string
 	version     string
+	noHistory   bool
 	started     bool // a command's run function was entered (flag and argument parsing passed)
 }
 
@@ -67,6 +69,7 @@ Exit codes: 0 nodes match / success, 1 differences found, 2 usage or input error
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "runtime defaults file (default: $PGPARITY_CONFIG, ./pgparity.yaml)")
 	root.PersistentFlags().StringVar(&g.serviceFile, "service-file", "", "service file with cluster definitions (default: search as libpq does)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "diagnostics on stderr: debug, info, warn, error")
+	root.PersistentFlags().BoolVar(&g.noHistory, "no-history", false, "do not record this run in the history store (see pgparity history)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fault.Input("%v (see %s --help)", err, cmd.CommandPath())
 	})
@@ -118,6 +121,17 @@ func ExitCode(ctx context.Context, err error) int {
 	default:
 		return ExitRuntime
 	}
+}
+
+// jobEnv loads the runtime settings of a job with the global flags applied (--config,
+// --service-file, --no-history).
+func (g *globals) jobEnv() (*job.Env, error) {
+	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	if err != nil {
+		return nil, err
+	}
+	e.NoHistory = g.noHistory
+	return e, nil
 }
 
 // env is what a command needs from the global flags: runtime settings and cluster lookup.

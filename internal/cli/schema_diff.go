@@ -123,7 +123,7 @@ func runSchemaDiff(cmd *cobra.Command, g *globals, o *schemaDiffOptions, args []
 
 // multiTableEnv loads the runtime settings of a multi-table command with its flags applied.
 func multiTableEnv(cmd *cobra.Command, g *globals, concurrency, maxConnections, blockSize, maxDiffRows int) (*job.Env, error) {
-	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	e, err := g.jobEnv()
 	if err != nil {
 		return nil, err
 	}

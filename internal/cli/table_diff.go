@@ -78,7 +78,7 @@ func runTableDiff(cmd *cobra.Command, g *globals, o *tableDiffOptions, args []st
 	if o.output != "json" && o.output != "html" {
 		return fault.Input("--output must be json or html, got %q", o.output)
 	}
-	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	e, err := g.jobEnv()
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func runTableRepair(cmd *cobra.Command, g *globals, o *tableRepairOptions, args 
 	case len(args) == 1:
 		clusterArg = args[0]
 	}
-	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	e, err := g.jobEnv()
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func runTableUndo(cmd *cobra.Command, g *globals, o *tableRepairOptions, args []
 	if len(args) == 1 {
 		name = args[0]
 	}
-	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	e, err := g.jobEnv()
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func runTableRerun(cmd *cobra.Command, g *globals, o *tableRerunOptions, args []
 	if o.output != "json" && o.output != "html" {
 		return fault.Input("--output must be json or html, got %q", o.output)
 	}
-	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	e, err := g.jobEnv()
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,10 @@ type Settings struct {
 	ConnectTimeout   Duration `yaml:"connect_timeout"`
 	MaxDiffRows      int      `yaml:"max_diff_rows"`
 	OutputDir        string   `yaml:"output_dir"`
+	// HistoryPath is the SQLite history store ("" = history.DefaultPath()); HistoryDSN, when
+	// set, names a PostgreSQL control-plane database holding the store instead.
+	HistoryPath string `yaml:"history_path"`
+	HistoryDSN  string `yaml:"history_dsn"`
 }
 
 // Duration is a time.Duration written as "30s", "5m" in YAML.
@@ -162,4 +166,14 @@ max_diff_rows: 0
 
 # Directory for diff files and reports.
 output_dir: .
+
+# History store: every run of table-diff, table-rerun, schema-diff, table-repair (and verify,
+# mtree table-diff) and every differing key they saw; list it with "pgparity history", skip it with
+# --no-history. By default a SQLite file under the user's state directory
+# ($XDG_STATE_HOME/pgparity/history.db, else ~/.local/state/pgparity/history.db).
+# history_path: /var/lib/pgparity/history.db
+# A PostgreSQL control-plane database shared by several pgparity processes or hosts (its schema
+# pgparity_history is created by pgparity) instead of the file. Not a node being compared; keep
+# the password in a passfile, not here.
+# history_dsn: "host=ctl.example.com dbname=pgparity user=pgparity"
 `

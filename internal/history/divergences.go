@@ -213,20 +213,57 @@ func (s *Store) RecordRepair(ctx context.Context, runID int64, cluster, table st
 		return 0, fmt.Errorf("record repair of run %d: %w", runID, err)
 	}
 	at := s.d.time(started)
+	n, err := s.updateKeys(ctx, keys, func(in string, keys []any) (string, []any) {
+		return "UPDATE @divergences SET last_repair_run = ?, last_repair_at = ?\nWHERE cluster = ? AND table_name = ? AND resolved_run IS NULL AND key IN " + in,
+			append([]any{runID, at, cluster, table}, keys...)
+	})
+	if err != nil {
+		return n, fmt.Errorf("record repair of run %d on %s %s: %w", runID, cluster, table, err)
+	}
+	return n, nil
+}
+
+// ResolveKeys marks resolved, by the run, the open divergences of the given keys that the run
+// compared and did not see differing, and returns how many it resolved: for a run that compared
+// exactly these keys (table-rerun), not the whole table. As with ResolveAbsent, the keys the run
+// saw differing must be recorded first (a divergence is resolved when it was last seen before the
+// run started), and the repair credited is the latest that touched the key after that sighting
+// and before the run started.
+func (s *Store) ResolveKeys(ctx context.Context, runID int64, cluster, table string, keys iter.Seq[Key]) (int64, error) {
+	started, err := s.runStartedAt(ctx, runID)
+	if err != nil {
+		return 0, fmt.Errorf("resolve divergences of run %d: %w", runID, err)
+	}
+	at := s.d.time(started)
+	n, err := s.updateKeys(ctx, keys, func(in string, keys []any) (string, []any) {
+		return `UPDATE @divergences SET resolved_run = ?, resolved_at = ?,
+ resolved_by_repair_run = CASE WHEN last_repair_at > last_seen_at AND last_repair_at <= ? THEN last_repair_run END
+WHERE cluster = ? AND table_name = ? AND resolved_run IS NULL AND last_seen_at < ? AND key IN ` + in,
+			append([]any{runID, at, at, cluster, table, at}, keys...)
+	})
+	if err != nil {
+		return n, fmt.Errorf("resolve divergences of run %d on %s %s: %w", runID, cluster, table, err)
+	}
+	return n, nil
+}
+
+// updateKeys runs an UPDATE of divergences for keys, batchSize keys per statement and
+// transaction, and returns the rows it changed. query builds the statement from the key list
+// ("(?, ?, ...)") and the encoded keys (its last arguments), sorted so that concurrent writers
+// lock rows in the same order.
+func (s *Store) updateKeys(ctx context.Context, keys iter.Seq[Key], query func(in string, keys []any) (string, []any)) (int64, error) {
 	var n int64
 	batch := make(map[string]bool, batchSize)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		keys := slices.Sorted(maps.Keys(batch))
-		q := "UPDATE @divergences SET last_repair_run = ?, last_repair_at = ?\nWHERE cluster = ? AND table_name = ? AND resolved_run IS NULL AND key IN (?" +
-			strings.Repeat(", ?", len(keys)-1) + ")"
-		args := make([]any, 0, len(keys)+4)
-		args = append(args, runID, at, cluster, table)
-		for _, k := range keys {
-			args = append(args, k)
+		sorted := slices.Sorted(maps.Keys(batch))
+		args := make([]any, len(sorted))
+		for i, k := range sorted {
+			args[i] = k
 		}
+		q, args := query("(?"+strings.Repeat(", ?", len(sorted)-1)+")", args)
 		var m int64
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, s.d.sql(q), args...)
@@ -243,6 +280,7 @@ func (s *Store) RecordRepair(ctx context.Context, runID int64, cluster, table st
 		clear(batch)
 		return nil
 	}
+	var err error
 	for k := range keys {
 		var key string
 		if key, err = encodeKey(k); err != nil {
@@ -258,10 +296,7 @@ func (s *Store) RecordRepair(ctx context.Context, runID int64, cluster, table st
 	if err == nil {
 		err = flush()
 	}
-	if err != nil {
-		return n, fmt.Errorf("record repair of run %d on %s %s: %w", runID, cluster, table, err)
-	}
-	return n, nil
+	return n, err
 }
 
 // ResolveAbsent marks resolved, by the run, every open divergence of the table that the run did

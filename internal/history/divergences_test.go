@@ -224,3 +224,35 @@ func TestManyKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestResolveKeys: a run that re-read some keys (table-rerun) resolves those it did not see
+// differing, crediting a repair made since their last sighting, and nothing else.
+func TestResolveKeys(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := testContext(t, time.Minute)
+		p := newStep(t, b.open(t))
+		all := DivergenceFilter{Cluster: "c1", Table: tbl}
+		nodes := []string{"n1", "n2"}
+		k1, k2, k3, k4 := Key{"1", "a"}, Key{"2", "b"}, Key{"3", "c"}, Key{"4", "d"}
+
+		p.diff("D1", true, nodes, k1, k2, k3, k4)
+		r := p.start("R", "table-repair")
+		if _, err := p.s.RecordRepair(ctx, r, "c1", tbl, slices.Values([]Key{k1, k2})); err != nil {
+			t.Fatal(err)
+		}
+		// The rerun re-reads k1, k2 and k3 and still sees k2 differing; k4 is not re-read.
+		rr := p.start("RR", "table-rerun")
+		if _, err := p.s.RecordDivergences(ctx, rr, "c1", tbl, seen(nodes, k2)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := p.s.ResolveKeys(ctx, rr, "c1", tbl, slices.Values([]Key{k1, k2, k3, {"9", "never seen"}}))
+		if err != nil || n != 2 {
+			t.Fatalf("resolved %d: %v, want 2", n, err)
+		}
+		p.want("after the rerun", all,
+			"1,a nodes=n1,n2 first=D1 last=D1 repair=R resolved=RR by=R",
+			"2,b nodes=n1,n2 first=D1 last=RR repair=R resolved=- by=-",
+			"3,c nodes=n1,n2 first=D1 last=D1 repair=- resolved=RR by=-",
+			"4,d nodes=n1,n2 first=D1 last=D1 repair=- resolved=- by=-")
+	})
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // busyTimeout is how long a SQLite writer waits for another writer (of this or another process)
@@ -45,11 +46,30 @@ func Open(ctx context.Context, dsn, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateRetrying(ctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("history store (%s): %w", s.d, err)
 	}
 	return s, nil
+}
+
+// migrateRetrying migrates the store, trying again for up to busyTimeout while SQLite answers
+// SQLITE_BUSY without waiting: it does so to a connection opened while another process turns a
+// fresh file into WAL mode, whatever the busy timeout.
+func (s *Store) migrateRetrying(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for try := 1; ; try++ {
+		err := s.migrate(ctx)
+		var se *sqlite.Error
+		if err == nil || s.d.postgres || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(min(try, 10)) * 20 * time.Millisecond):
+		}
+	}
 }
 
 func openPostgres(dsn string) (*Store, error) {

@@ -51,6 +51,9 @@ type Result struct {
 	DiffFile      string           // the diff file written, if any
 	Error         string           // why the run failed, if it did
 	FinishedAt    time.Time        // when the run finished (the zero time: now)
+	// AllTables, when not nil, replaces the run's tables (Start.Tables): for a command that learns
+	// them as it runs (schema-diff). A recorded Run leaves it nil.
+	AllTables []string
 }
 
 // Run is a recorded run. While it runs, its Result holds StatusRunning and zero values.
@@ -113,21 +116,44 @@ func (s *Store) FinishRun(ctx context.Context, id int64, r Result) error {
 	if err != nil {
 		return err
 	}
+	var tables []byte
+	if r.AllTables != nil {
+		if tables, err = json.Marshal(r.AllTables); err != nil {
+			return err
+		}
+	}
 	if r.FinishedAt.IsZero() {
 		r.FinishedAt = time.Now()
 	}
-	res, err := s.db.ExecContext(ctx, s.d.sql(`UPDATE @runs SET finished_at = ?, status = ?, exit_code = ?,
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.sql(`UPDATE @runs SET finished_at = ?, status = ?, exit_code = ?,
  differing_keys = ?, transient_keys = ?, rows_compared = ?, coverage = ?, diff_file = ?, error = ?
 WHERE id = ? AND status = ?`),
-		s.d.time(r.FinishedAt), string(r.Status), r.ExitCode, r.DifferingKeys, r.TransientKeys, string(counts),
-		r.Coverage, nullString(r.DiffFile), nullString(r.Error), id, string(StatusRunning))
+			s.d.time(r.FinishedAt), string(r.Status), r.ExitCode, r.DifferingKeys, r.TransientKeys, string(counts),
+			r.Coverage, nullString(r.DiffFile), nullString(r.Error), id, string(StatusRunning))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNoRun
+		}
+		if r.AllTables == nil {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.d.sql("UPDATE @runs SET tables = ? WHERE id = ?"), string(tables), id); err != nil {
+			return err
+		}
+		for _, t := range r.AllTables {
+			if _, err := tx.ExecContext(ctx, s.d.sql("INSERT INTO @run_tables (table_name, run_id) VALUES (?, ?) ON CONFLICT DO NOTHING"), t, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("finish run %d: %w", id, err)
-	} else if n == 0 {
-		return fmt.Errorf("finish run %d: %w", id, ErrNoRun)
 	}
 	return nil
 }

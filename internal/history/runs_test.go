@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -96,6 +97,28 @@ func TestRuns(t *testing.T) {
 			}
 			if !reflect.DeepEqual(ids, c.want) {
 				t.Errorf("%s: runs %v, want %v", c.name, ids, c.want)
+			}
+		}
+	})
+}
+
+// TestFinishRunAllTables: a run that learns its tables as it goes names them when it finishes;
+// the table filter finds it by each.
+func TestFinishRunAllTables(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := testContext(t, time.Minute)
+		s := b.open(t)
+		id, err := s.StartRun(ctx, Start{Command: "schema-diff", Cluster: "c1", Tables: []string{"public.a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishRun(ctx, id, Result{Status: StatusMatch, AllTables: []string{"public.a", "public.b"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"public.a", "public.b"} {
+			rs, err := s.Runs(ctx, RunFilter{Table: table})
+			if err != nil || len(rs) != 1 || rs[0].ID != id || !slices.Equal(rs[0].Tables, []string{"public.a", "public.b"}) {
+				t.Errorf("runs of %s: %+v, %v", table, rs, err)
 			}
 		}
 	})

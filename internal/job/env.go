@@ -18,6 +18,7 @@ type Env struct {
 	Settings     cluster.Settings
 	SettingsFile string // the pgparity.yaml read ("" when none)
 	ServiceFile  string // explicit service file ("" = libpq's search order)
+	NoHistory    bool   // record nothing in the history store (--no-history)
 }
 
 // Overrides are settings given as flags; zero = not given.
@@ -84,15 +85,20 @@ func (e *Env) Connect(ctx context.Context, name string, nodeNames []string) (*cl
 	if err != nil {
 		return nil, nil, err
 	}
-	nodes, err := cl.Select(nodeNames)
-	if err != nil {
-		return nil, nil, err
-	}
-	pools, err := cluster.Connect(ctx, nodes, e.PoolOptions())
+	pools, err := e.connectNodes(ctx, cl, nodeNames)
 	if err != nil {
 		return nil, nil, err
 	}
 	return cl, pools, nil
+}
+
+// connectNodes selects nodeNames of a resolved cluster (all when empty) and opens one pool per node.
+func (e *Env) connectNodes(ctx context.Context, cl *cluster.Cluster, nodeNames []string) (cluster.Pools, error) {
+	nodes, err := cl.Select(nodeNames)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.Connect(ctx, nodes, e.PoolOptions())
 }
 
 // PoolOptions derives connection settings from the runtime settings.

@@ -71,14 +71,31 @@ func RunSchemaDiff(ctx context.Context, env *Env, o SchemaDiff) (*SchemaDiffResu
 	if err := CheckWritable(filepath.Join(env.Settings.OutputDir, ".probe")); err != nil {
 		return nil, err
 	}
+	cl, err := env.Cluster(o.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	rec := env.StartRun(ctx, RunInfo{Command: "schema-diff", Cluster: cl.Name, Options: o.historyOptions(name)})
+	out, err := runSchemaDiff(ctx, env, o, name, skip, rec)
+	var res *schema.Result
+	if out != nil {
+		res = out.Result
+	}
+	rec.Finish(ctx, schemaHistoryResult(rec, res), err)
+	return out, err
+}
+
+func runSchemaDiff(ctx context.Context, env *Env, o SchemaDiff, name string, skip []string, rec *Recorder) (*SchemaDiffResult, error) {
 	cl, pools, err := connectLockTimeout(ctx, env, o.Cluster, o.Nodes, o.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
 	defer pools.Close()
 	files := newTableFiles(env.Settings.OutputDir, func(t report.TableRef) string { return t.Name })
+	data := dataOptions(env, cl.Name, o.Tool, files)
+	data.Sink = recordTables(ctx, rec, data.Sink, len(cl.Nodes))
 	res, err := schema.Run(ctx, pools, schema.Options{
-		Schema: name, DDLOnly: o.DDLOnly, SkipTables: skip, Data: dataOptions(env, cl.Name, o.Tool, files),
+		Schema: name, DDLOnly: o.DDLOnly, SkipTables: skip, Data: data,
 	})
 	if err != nil {
 		return nil, err

@@ -64,24 +64,36 @@ func RunTableDiff(ctx context.Context, env *Env, o TableDiff) (*DiffResult, erro
 	} else if err := CheckWritable(filepath.Join(s.OutputDir, ".probe")); err != nil {
 		return nil, err
 	}
-	cl, pools, err := env.Connect(ctx, o.Cluster, o.Nodes)
+	cl, err := env.Cluster(o.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	defer pools.Close()
-	out := &DiffOutput{Path: o.Out, Dir: s.OutputDir, HTML: o.HTML}
-	defer out.Abort()
-	_, err = diff.Run(ctx, pools, diff.Options{
-		Cluster: cl.Name, Schema: schema, Table: table,
-		BlockSize: s.BlockSize, Concurrency: s.Concurrency, Where: o.Where,
-		Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, MaxDiffRows: s.MaxDiffRows,
-		Strict: o.Strict, Recheck: o.Recheck, Tool: o.Tool, Progress: o.Progress,
-		Until: until, RequireRows: o.RequireRows,
-	}, out)
-	if err != nil {
-		return nil, err
-	}
-	return out.Result()
+	name := report.TableRef{Schema: schema, Name: table}.String()
+	rec := env.StartRun(ctx, RunInfo{Command: "table-diff", Cluster: cl.Name, Tables: []string{name}, Options: o.historyOptions(s)})
+	hist := rec.Divergences(ctx, name)
+	res, err := func() (*DiffResult, error) {
+		pools, err := env.connectNodes(ctx, cl, o.Nodes)
+		if err != nil {
+			return nil, err
+		}
+		defer pools.Close()
+		out := &DiffOutput{Path: o.Out, Dir: s.OutputDir, HTML: o.HTML}
+		defer out.Abort()
+		_, err = diff.Run(ctx, pools, diff.Options{
+			Cluster: cl.Name, Schema: schema, Table: table,
+			BlockSize: s.BlockSize, Concurrency: s.Concurrency, Where: o.Where,
+			Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, MaxDiffRows: s.MaxDiffRows,
+			Strict: o.Strict, Recheck: o.Recheck, Tool: o.Tool, Progress: o.Progress,
+			Until: until, RequireRows: o.RequireRows,
+		}, report.Tee(out, hist))
+		if err != nil {
+			return nil, err
+		}
+		return out.Result()
+	}()
+	hist.Close()
+	recordDiff(ctx, rec, name, res, len(cl.Nodes), err)
+	return res, err
 }
 
 // DiffOutput is the sink of a comparison that writes a diff file (named when the header is

@@ -84,15 +84,25 @@ func RunTableRepair(ctx context.Context, env *Env, o TableRepair) (*RepairResult
 	if err != nil {
 		return nil, err
 	}
-	_, pools, err := env.Connect(ctx, clusterName, d.Nodes)
+	cl, err := env.Cluster(clusterName)
 	if err != nil {
 		return nil, err
 	}
-	defer pools.Close()
-	ao := repair.ApplyOptions{DryRun: o.DryRun, NoStaleGuard: o.NoStaleGuard, FireTriggers: o.FireTriggers,
-		Origin: o.Origin, PreserveOrigin: o.PreserveOrigin, UndoPath: undoPath, DiffFile: o.DiffFile, BatchSize: o.BatchSize}
-	res, err := repair.Repair(ctx, pools, repair.FromFile(o.DiffFile), ro, ao, o.Tool)
-	return written(res, err, reportPath)
+	rec := env.StartRun(ctx, RunInfo{Command: "table-repair", Cluster: cl.Name, Tables: []string{d.Table.String()}, Options: o.historyOptions()})
+	out, res, err := func() (*RepairResult, *repair.Result, error) {
+		pools, err := env.connectNodes(ctx, cl, d.Nodes)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer pools.Close()
+		ao := repair.ApplyOptions{DryRun: o.DryRun, NoStaleGuard: o.NoStaleGuard, FireTriggers: o.FireTriggers,
+			Origin: o.Origin, PreserveOrigin: o.PreserveOrigin, UndoPath: undoPath, DiffFile: o.DiffFile, BatchSize: o.BatchSize}
+		res, err := repair.Repair(ctx, pools, repair.FromFile(o.DiffFile), ro, ao, o.Tool)
+		out, err := written(res, err, reportPath)
+		return out, res, err
+	}()
+	recordRepair(ctx, rec, o.DiffFile, d.Table.String(), res, err)
+	return out, err
 }
 
 // WriteTableRepairSQL prints, instead of repairing, the SQL statements the repair of a diff file
@@ -149,15 +159,27 @@ func RunTableUndo(ctx context.Context, env *Env, o TableUndo) (*RepairResult, er
 	if err != nil {
 		return nil, err
 	}
-	_, pools, err := env.Connect(ctx, name, h.Nodes)
+	cl, err := env.Cluster(name)
 	if err != nil {
 		return nil, err
 	}
-	defer pools.Close()
-	ao := repair.ApplyOptions{DryRun: o.DryRun, FireTriggers: o.FireTriggers, Origin: o.Origin, UndoPath: undoPath,
-		BatchSize: o.BatchSize}
-	res, err := repair.Undo(ctx, pools, o.UndoFile, ao)
-	return written(res, err, reportPath)
+	// An undo changes rows back: it is recorded as a run, but credited with no key.
+	rec := env.StartRun(ctx, RunInfo{Command: "table-repair", Cluster: cl.Name, Tables: []string{h.Table.String()},
+		Options: map[string]any{"undo": absPath(o.UndoFile), "dry_run": o.DryRun}})
+	out, res, err := func() (*RepairResult, *repair.Result, error) {
+		pools, err := env.connectNodes(ctx, cl, h.Nodes)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer pools.Close()
+		ao := repair.ApplyOptions{DryRun: o.DryRun, FireTriggers: o.FireTriggers, Origin: o.Origin, UndoPath: undoPath,
+			BatchSize: o.BatchSize}
+		res, err := repair.Undo(ctx, pools, o.UndoFile, ao)
+		out, err := written(res, err, reportPath)
+		return out, res, err
+	}()
+	recordRepair(ctx, rec, "", h.Table.String(), res, err)
+	return out, err
 }
 
 // written writes the report of a repair that got past its input checks.

@@ -48,15 +48,28 @@ func RunTableRerun(ctx context.Context, env *Env, o TableRerun) (*DiffResult, er
 	if err := CheckWritable(out); err != nil {
 		return nil, err
 	}
-	_, pools, err := env.Connect(ctx, name, old.Nodes)
+	cl, err := env.Cluster(name)
 	if err != nil {
 		return nil, err
 	}
-	defer pools.Close()
-	sink := &DiffOutput{Path: out, HTML: o.HTML}
-	defer sink.Abort()
-	if _, err := diff.Rerun(ctx, pools, r, o.Tool, sink); err != nil {
-		return nil, err
-	}
-	return sink.Result()
+	table := old.Table.String()
+	rec := env.StartRun(ctx, RunInfo{Command: "table-rerun", Cluster: cl.Name, Tables: []string{table},
+		Options: map[string]any{"diff_file": absPath(o.DiffFile)}})
+	hist := rec.Divergences(ctx, table)
+	res, err := func() (*DiffResult, error) {
+		pools, err := env.connectNodes(ctx, cl, old.Nodes)
+		if err != nil {
+			return nil, err
+		}
+		defer pools.Close()
+		sink := &DiffOutput{Path: out, HTML: o.HTML}
+		defer sink.Abort()
+		if _, err := diff.Rerun(ctx, pools, r, o.Tool, report.Tee(sink, hist)); err != nil {
+			return nil, err
+		}
+		return sink.Result()
+	}()
+	hist.Close()
+	recordRerun(ctx, rec, o.DiffFile, table, res, len(cl.Nodes), err)
+	return res, err
 }
