@@ -234,9 +234,9 @@ func Rerun(ctx context.Context, pools cluster.Pools, r report.Source, tool strin
 	if err := sink.Begin(d); err != nil {
 		return nil, err
 	}
-	// Keys (and hashes) are all a rerun reads of the old entries: still differing keys are read
-	// again in full on the nodes.
-	if s, ok := r.(interface{ SkipValues() }); ok {
+	// Keys are all a keyed rerun reads of the old entries: still differing keys are read again
+	// in full on the nodes. (A whole-row entry's values are its identity: they are kept.)
+	if s, ok := r.(interface{ SkipValues() }); ok && len(old.Key) > 0 {
 		s.SkipValues()
 	}
 	if err := e.reread(ctx, r, &emitter{sink: sink, tally: tally}, false); err != nil {
