@@ -155,3 +155,22 @@ func (e *engine) fetchEntries(ctx context.Context, w int, keys []Key) ([]report.
 	}
 	return out, nil
 }
+
+// ReadHashes reads the current row hashes of keys on node (a position in Nodes) outside the open
+// snapshots, in fresh statements on the node's pool: a later read than the snapshot's. It
+// returns, per key, its row hash, or nil where the node lacks the row. Keyed tables only.
+func (c *Comparer) ReadHashes(ctx context.Context, node int, keys []Key) ([]*int64, error) {
+	e := c.e
+	got := make(map[string]int64, len(keys))
+	err := e.fetchKeysAs(ctx, e.pools[node], keys, true, func(k Key, row *nodeRow) { got[k.id()] = row.hash })
+	if err != nil {
+		return nil, nodeErr(e.nodes[node], "re-read", err)
+	}
+	out := make([]*int64, len(keys))
+	for i, k := range keys {
+		if h, ok := got[k.id()]; ok {
+			out[i] = &h
+		}
+	}
+	return out, nil
+}
