@@ -84,7 +84,7 @@ func Pairs(nodes []Endpoint, states []*Node) []Pair {
 					}
 				}
 			} else {
-				pub = slotHolder(states, i, s)
+				pub = SlotHolder(states, i, s)
 			}
 			if pub >= 0 {
 				out = append(out, Pair{Publisher: pub, Subscriber: i, Subscription: s})
@@ -94,9 +94,10 @@ func Pairs(nodes []Endpoint, states []*Node) []Pair {
 	return out
 }
 
-// slotHolder returns the node other than sub holding a logical slot named like s's slot: the one
-// streaming to a walsender named like s when several do, -1 when none is singled out.
-func slotHolder(states []*Node, sub int, s *Subscription) int {
+// SlotHolder returns the node other than sub holding a logical slot named like s's slot: the one
+// streaming to a walsender named like s when several do (slot names are unique per server only: a
+// cascade may reuse them), -1 when none is singled out.
+func SlotHolder(states []*Node, sub int, s *Subscription) int {
 	if s.Slot == "" {
 		return -1
 	}
