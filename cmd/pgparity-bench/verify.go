@@ -135,4 +135,3 @@ func (b *bench) waitSynced(ctx context.Context, sub string) error {
 		}
 	}
 }
-
