@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,8 +37,11 @@ type verifyJSON struct {
 // TestVerifyExitCodes drives verify as main does: 0 on a healthy pair, 1 with a diff file that
 // table-repair applies (after which verify exits 0), 4 with the subscription disabled, 2 for
 // bad input.
-func TestVerifyExitCodes(t *testing.T) {
-	isolate(t)
+// replicated creates public.acc (300 rows) on n1, publishes it and subscribes n2 to it, waits
+// for the initial copy, and returns the database, a service file of cluster c and the
+// subscription's name.
+func replicated(t *testing.T) (*sandbox.DB, string, string) {
+	t.Helper()
 	db := sandbox.NewDB(t)
 	db.Exec(t, `CREATE TABLE public.acc (id int PRIMARY KEY, note text)`)
 	db.Exec(t, `INSERT INTO public.acc SELECT g, 'row ' || g FROM generate_series(1, 300) g; CREATE PUBLICATION p FOR TABLE public.acc`, "n1")
@@ -54,12 +58,17 @@ func TestVerifyExitCodes(t *testing.T) {
 	conn := db.Connect(t, "n2")
 	deadline := time.Now().Add(time.Minute)
 	for synced := false; !synced; {
-		if err := conn.QueryRow(context.Background(), "SELECT count(*) = 300 FROM public.acc").Scan(&synced); err != nil || time.Now().After(deadline) {
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) > 0 AND bool_and(srsubstate = 'r') FROM pg_catalog.pg_subscription_rel").Scan(&synced); err != nil || time.Now().After(deadline) {
 			t.Fatalf("initial sync: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	svc := db.ServiceFile(t, "c")
+	return db, db.ServiceFile(t, "c"), sub
+}
+
+func TestVerifyExitCodes(t *testing.T) {
+	isolate(t)
+	db, svc, sub := replicated(t)
 	verifyRun := func(wantCode int, args ...string) verifyJSON {
 		t.Helper()
 		code, stdout, stderr := run(t, append([]string{"--service-file", svc, "verify", "c", "--json", "--max-wait", "10s"}, args...)...)
@@ -107,6 +116,25 @@ func TestVerifyExitCodes(t *testing.T) {
 		code, _, stderr := run(t, append([]string{"--service-file", svc, "verify", "c"}, args...)...)
 		if code != ExitInput || !strings.HasPrefix(stderr, "pgparity: ") {
 			t.Errorf("verify %v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+// --watch prints one line per cycle until interrupted.
+func TestVerifyWatch(t *testing.T) {
+	isolate(t)
+	_, svc, _ := replicated(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := Run(ctx, "test", []string{"--service-file", svc, "verify", "c", "--watch", "300ms"}, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if code != ExitCancelled || len(lines) < 2 {
+		t.Fatalf("exit %d, %d lines:\n%s\n%s", code, len(lines), stdout.String(), stderr.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, " match: 1 pair(s), 1 table(s), 0 confirmed, ") {
+			t.Errorf("line %q", l)
 		}
 	}
 }

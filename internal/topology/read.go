@@ -73,7 +73,18 @@ func readPublications(ctx context.Context, q Querier, version int) ([]Publicatio
 	if version < 150000 {
 		sql = publicationTablesPre15SQL
 	}
-	rows, _ = q.Query(ctx, sql)
+	// pg_get_publication_tables is estimated at 1,000 rows per publication: the plan's cost then
+	// passes jit_above_cost, and compiling it takes seconds for a query that runs in a
+	// millisecond. JIT is turned off for this query only.
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read publication tables: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only: the rollback only ends the transaction
+	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+		return nil, fmt.Errorf("read publication tables: %w", err)
+	}
+	rows, _ = tx.Query(ctx, sql)
 	var pub string
 	var t PublishedTable
 	var filter *string

@@ -35,10 +35,11 @@ func TestReadAndPairOnRealReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int
-		if err := c2.QueryRow(ctx, "SELECT count(*) FROM public.a").Scan(&n); err != nil {
+		var ready bool
+		if err := c2.QueryRow(ctx, "SELECT (SELECT count(*) FROM public.a), (SELECT bool_and(srsubstate = 'r') FROM pg_catalog.pg_subscription_rel)").Scan(&n, &ready); err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 && p.OriginLSN != nil && p.ApplyPID != nil {
+		if n == 1 && ready && p.OriginLSN != nil && p.ApplyPID != nil {
 			break
 		}
 		select {

@@ -11,10 +11,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Querier runs queries on one node: a pool, a connection or a transaction.
+// Querier runs queries on one node: a pool, a connection or a transaction (Begin then opens a
+// savepoint).
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // Node is the replication state of one node's database.
