@@ -70,3 +70,21 @@ func ReadProgress(ctx context.Context, q Querier, name string) (*Progress, error
 	}
 	return p, nil
 }
+
+// ReadSlotFlush reads, on a publisher, the position a logical slot's consumer has confirmed as
+// durably applied (confirmed_flush_lsn); nil when the slot does not exist or has none.
+func ReadSlotFlush(ctx context.Context, q Querier, slot string) (*LSN, error) {
+	var text *string
+	err := q.QueryRow(ctx, "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", slot).Scan(&text)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && text == nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read slot %s: %w", slot, err)
+	}
+	l, err := ParseLSN(*text)
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}

@@ -37,6 +37,7 @@ func (e *LagError) Error() string {
 type fencer struct {
 	pub, sub     *cluster.Pool
 	subscription string
+	slot         string // on the publisher ("" when none)
 	maxWait      time.Duration
 	emitDenied   bool // pg_logical_emit_message refused: rely on the publisher's own traffic
 
@@ -47,8 +48,8 @@ type fencer struct {
 	errors  int64
 }
 
-func newFencer(pub, sub *cluster.Pool, subscription string, maxWait time.Duration) *fencer {
-	return &fencer{pub: pub, sub: sub, subscription: subscription, maxWait: maxWait, errors0: -1}
+func newFencer(pub, sub *cluster.Pool, subscription, slot string, maxWait time.Duration) *fencer {
+	return &fencer{pub: pub, sub: sub, subscription: subscription, slot: slot, maxWait: maxWait, errors0: -1}
 }
 
 // hook is the snapshot hook of a comparison over [publisher, subscriber]: right after the
@@ -125,6 +126,14 @@ func (f *fencer) wait(ctx context.Context, fence topology.LSN) error {
 			return nil
 		}
 		lagErr := func(reason string) error {
+			// Without an apply worker the subscriber reports nothing: the position it last
+			// confirmed to the publisher's slot may be later than its origin's.
+			if f.slot != "" {
+				if l, err := topology.ReadSlotFlush(ctx, f.pub, f.slot); err == nil && l != nil && *l > applied {
+					applied = min(*l, fence)
+					lag = int64(fence - applied)
+				}
+			}
 			return &LagError{Fence: fence, Applied: applied, LagBytes: lag, Waited: time.Since(start), Reason: reason}
 		}
 		switch {

@@ -19,7 +19,7 @@ func verifyPair(ctx context.Context, pp pairPlan, opts Options) (*PairResult, er
 	if len(pp.missingPubs) > 0 {
 		notes = append(notes, fmt.Sprintf("publication(s) %s of the subscription do not exist on %s", strings.Join(pp.missingPubs, ", "), pr.Publisher))
 	}
-	f := newFencer(pp.pub, pp.sub, s.Name, opts.MaxWait)
+	f := newFencer(pp.pub, pp.sub, s.Name, s.Slot, opts.MaxWait)
 	var lagged *LagError
 	var fence topology.LSN
 	for _, tp := range pp.tables {
