@@ -107,15 +107,21 @@ func verifyTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr 
 }
 
 // prepare readies the comparison of a table over [publisher, subscriber], restricted to the
-// published columns when the publication has a column list, and to its row filter.
+// published columns when the publication has a column list (the subscriber may lack the others),
+// and to its row filter.
 func prepare(ctx context.Context, pp *pairPlan, tp tablePlan, opts Options) (*diff.Comparer, error) {
 	o := diff.Options{
 		Cluster: opts.Cluster, Schema: tp.ref.Schema, Table: tp.ref.Name, BlockSize: opts.BlockSize,
 		Concurrency: opts.Concurrency, Where: tp.filter, Tool: opts.Tool,
 	}
 	c, err := diff.Prepare(ctx, poolsOf(pp), o)
-	if err != nil || len(tp.columns) == 0 || len(tp.columns) >= len(c.Table().Columns) {
+	switch {
+	case len(tp.columns) == 0:
 		return c, err
+	case err == nil && len(tp.columns) >= len(c.Table().Columns):
+		return c, nil // every compared column is published
+	case err != nil && !fault.IsInput(err):
+		return nil, err
 	}
 	o.Columns = tp.columns
 	return diff.Prepare(ctx, poolsOf(pp), o)
