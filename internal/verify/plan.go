@@ -50,7 +50,7 @@ func Run(ctx context.Context, pools cluster.Pools, opts Options) (*Result, error
 	if opts.Rounds <= 0 {
 		opts.Rounds = 3
 	}
-	res := &Result{StartedAt: time.Now().UTC(), Pairs: []PairResult{}}
+	res := &Result{Cluster: opts.Cluster, StartedAt: time.Now().UTC(), Pairs: []PairResult{}}
 	plans, err := plan(ctx, pools, opts)
 	if err != nil {
 		return nil, err

@@ -57,6 +57,7 @@ type Output interface {
 // Result is the outcome of a verification.
 type Result struct {
 	Status     string       `json:"status"`
+	Cluster    string       `json:"cluster"`
 	Pairs      []PairResult `json:"pairs"`
 	StartedAt  time.Time    `json:"started_at"`
 	FinishedAt time.Time    `json:"finished_at"`
