@@ -174,3 +174,26 @@ func (c *Comparer) ReadHashes(ctx context.Context, node int, keys []Key) ([]*int
 	}
 	return out, nil
 }
+
+// CountHashes counts, on node (a position in Nodes) outside the open snapshots, the rows whose
+// row hash is each of hashes: the whole-row (no key) counterpart of ReadHashes. It reads the
+// whole table once per call.
+func (c *Comparer) CountHashes(ctx context.Context, node int, hashes []int64) ([]int64, error) {
+	e := c.e
+	sql := "SELECT h, count(*) FROM (SELECT " + e.q.hash + " AS h FROM " + e.q.from + whereClause(e.q.where) +
+		") AS s WHERE h = ANY($1::int8[]) GROUP BY h"
+	got := make(map[int64]int64, len(hashes))
+	rows, err := e.pools[node].Query(ctx, sql, hashes)
+	if err != nil {
+		return nil, nodeErr(e.nodes[node], "count rows of "+e.cmp.Table.Ident(), err)
+	}
+	var h, n int64
+	if _, err := pgx.ForEachRow(rows, []any{&h, &n}, func() error { got[h] = n; return nil }); err != nil {
+		return nil, nodeErr(e.nodes[node], "count rows of "+e.cmp.Table.Ident(), err)
+	}
+	out := make([]int64, len(hashes))
+	for i, h := range hashes {
+		out[i] = got[h]
+	}
+	return out, nil
+}

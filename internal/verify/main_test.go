@@ -160,7 +160,7 @@ func pools(t *testing.T, db *sandbox.DB, names ...string) cluster.Pools {
 }
 
 func options() Options {
-	return Options{Cluster: "c", MaxWait: 20 * time.Second, MinCoverage: 100, BlockSize: 200, Concurrency: 2, Tool: "test"}
+	return Options{Cluster: "c", MaxWait: 20 * time.Second, MinCoverage: 100, BlockSize: 1000, Concurrency: 2, Tool: "test"}
 }
 
 // memOutput keeps a table's confirmed differences in memory.

@@ -48,7 +48,7 @@ func Run(ctx context.Context, pools cluster.Pools, opts Options) (*Result, error
 		return nil, fault.Input("--max-wait must be positive, got %s", opts.MaxWait)
 	}
 	if opts.Rounds <= 0 {
-		opts.Rounds = 3
+		opts.Rounds = 5
 	}
 	res := &Result{Cluster: opts.Cluster, StartedAt: time.Now().UTC(), Pairs: []PairResult{}}
 	plans, err := plan(ctx, pools, opts)

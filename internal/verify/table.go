@@ -49,7 +49,7 @@ func verifyTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr 
 		return TableResult{}, err
 	}
 	if c.Table().Table.KeyKind == catalog.KeyNone {
-		return inconclusive(tp, fmt.Sprintf("table %s has no primary key or usable unique index: verify needs a key", tp.ref)), nil
+		return verifyWhole(ctx, pp, f, tp, c, pr, opts)
 	}
 	tr := TableResult{Table: tp.ref.String(), RowsCompared: map[string]int64{}, Rounds: 1}
 	if _, err := c.Open(ctx, opts.Concurrency, f.hook); err != nil {
@@ -70,22 +70,25 @@ func verifyTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr 
 	}
 	var confirmed []*candidate
 	for round := 1; len(cands) > 0; round++ {
-		if round > 1 {
+		var later []*int64
+		if round == 1 {
+			if later, err = c.ReadHashes(ctx, 0, keysOf(cands)); err != nil {
+				return tr, err
+			}
+		} else {
 			if round > 1+opts.Rounds {
 				break
 			}
 			tr.Rounds = round
 			var agreed int
-			if cands, agreed, err = recheck(ctx, c, f, cands); err != nil {
+			if cands, later, agreed, err = recheck(ctx, c, f, cands); err != nil {
 				return tr, err
 			}
 			tr.Transient += agreed
 		}
 		var done []*candidate
 		var agreed int
-		if cands, done, agreed, err = settle(ctx, c, cands); err != nil {
-			return tr, err
-		}
+		cands, done, agreed = settle(cands, later)
 		confirmed = append(confirmed, done...)
 		tr.Transient += agreed
 	}
@@ -94,7 +97,11 @@ func verifyTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr 
 	switch {
 	case tr.Confirmed > 0:
 		tr.Status = StatusDiffer
-		if err := writeConfirmed(c, pr, tp, &tr, confirmed, started, opts); err != nil {
+		entries := make([]report.Entry, len(confirmed))
+		for i, cd := range confirmed {
+			entries[i] = cd.entry
+		}
+		if err := writeEntries(c, pr, tp, &tr, entries, started, opts); err != nil {
 			return tr, err
 		}
 	case tr.CoveragePct < opts.MinCoverage:
@@ -191,53 +198,56 @@ func scan(ctx context.Context, c *diff.Comparer) ([]report.Entry, []int64, error
 	return out, rows, g.Wait()
 }
 
-// recheck compares the candidates' keys again at a fresh fence. It returns the candidates that
-// still differ (their entries updated) and how many agree now (transient: they were in flight).
-func recheck(ctx context.Context, c *diff.Comparer, f *fencer, cands []*candidate) ([]*candidate, int, error) {
+// recheck compares the candidates' keys again at a fresh fence, and re-reads them on the
+// publisher right after the subscriber's snapshot is taken (the shortest window in which an
+// in-flight key can change again). It returns the candidates that still differ (their entries
+// updated) with their re-read publisher rows, and how many agree now (transient: in flight).
+func recheck(ctx context.Context, c *diff.Comparer, f *fencer, cands []*candidate) ([]*candidate, []*int64, int, error) {
 	if _, err := c.Open(ctx, 1, f.hook); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	defer c.Close(ctx)
-	keys := make([]diff.Key, len(cands))
-	for i, cd := range cands {
-		keys[i] = cd.key
+	keys := keysOf(cands)
+	later, err := c.ReadHashes(ctx, 0, keys)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	entries, err := c.FetchEntries(ctx, 0, keys)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	now := make(map[string]report.Entry, len(entries))
 	for _, e := range entries {
 		now[keyID(e.Key)] = e
 	}
-	out := cands[:0]
-	for _, cd := range cands {
+	out, outLater := cands[:0], later[:0]
+	for i, cd := range cands {
 		e, ok := now[keyID(cd.key)]
 		if !ok {
 			continue
 		}
 		cd.entry = e
-		out = append(out, cd)
+		out, outLater = append(out, cd), append(outLater, later[i])
 	}
-	return out, len(cands) - len(out), nil
+	return out, outLater, len(cands) - len(out), nil
 }
 
-// settle re-reads the candidates on the publisher, later than the snapshots they were compared
-// in. A key whose subscriber row equals the publisher's later row was in flight (the subscriber
+func keysOf(cands []*candidate) []diff.Key {
+	keys := make([]diff.Key, len(cands))
+	for i, cd := range cands {
+		keys[i] = cd.key
+	}
+	return keys
+}
+
+// settle classifies the candidates by their publisher rows re-read (later) after the snapshots
+// they were compared in. A key whose subscriber row equals the publisher's later row was in flight (the subscriber
 // had applied commits past the publisher's snapshot): it agrees, at that later point. Otherwise
 // the comparison is stable when the publisher row did not change in between, or when the
 // subscriber lacked a row the publisher held at both reads (an UPDATE of a row the subscriber
 // lacks is skipped by the apply worker: such a row stays missing whatever the publisher does to
 // it). It returns the candidates still open, those now confirmed, and how many agreed.
-func settle(ctx context.Context, c *diff.Comparer, cands []*candidate) (open, confirmed []*candidate, agreed int, err error) {
-	keys := make([]diff.Key, len(cands))
-	for i, cd := range cands {
-		keys[i] = cd.key
-	}
-	later, err := c.ReadHashes(ctx, 0, keys)
-	if err != nil {
-		return nil, nil, 0, err
-	}
+func settle(cands []*candidate, later []*int64) (open, confirmed []*candidate, agreed int) {
 	for i, cd := range cands {
 		pubAt := versionHash(&cd.entry, 0)
 		subAt := versionHash(&cd.entry, 1)
@@ -258,7 +268,7 @@ func settle(ctx context.Context, c *diff.Comparer, cands []*candidate) (open, co
 			open = append(open, cd)
 		}
 	}
-	return open, confirmed, agreed, nil
+	return open, confirmed, agreed
 }
 
 // sameRow reports whether two row hashes (nil: no row) are the same row.
@@ -275,12 +285,15 @@ func versionHash(e *report.Entry, node int) *int64 {
 
 func keyID(k []string) string { return strings.Join(k, "\x00") }
 
-// writeConfirmed writes the confirmed keys with the rows of their confirming comparison to the
+// writeEntries writes a table's confirmed entries (rows from their confirming comparison) to the
 // table's output: a diff file of [publisher, subscriber] that table-repair accepts.
-func writeConfirmed(c *diff.Comparer, pr *PairResult, tp tablePlan, tr *TableResult, confirmed []*candidate, started time.Time, opts Options) error {
+func writeEntries(c *diff.Comparer, pr *PairResult, tp tablePlan, tr *TableResult, confirmed []report.Entry, started time.Time, opts Options) error {
 	tr.ConfirmedKeys = make([][]string, len(confirmed))
-	for i, cd := range confirmed {
-		tr.ConfirmedKeys[i] = cd.key
+	for i := range confirmed {
+		tr.ConfirmedKeys[i] = confirmed[i].Key
+		if confirmed[i].Key == nil { // whole-row: the row hash stands for the key
+			tr.ConfirmedKeys[i] = []string{fmt.Sprint(confirmed[i].Versions[0].Hash)}
+		}
 	}
 	if opts.Output == nil {
 		return nil
@@ -292,12 +305,12 @@ func writeConfirmed(c *diff.Comparer, pr *PairResult, tp tablePlan, tr *TableRes
 	d := c.Header(started)
 	tally := report.NewTally(c.Nodes())
 	err = out.Begin(d)
-	for _, cd := range confirmed {
+	for i := range confirmed {
 		if err != nil {
 			break
 		}
-		tally.Add(&cd.entry)
-		err = out.Entry(&cd.entry)
+		tally.Add(&confirmed[i])
+		err = out.Entry(&confirmed[i])
 	}
 	if err == nil {
 		d.FinishedAt = time.Now().UTC()

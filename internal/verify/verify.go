@@ -35,7 +35,7 @@ type Options struct {
 	// MinCoverage is the percentage of a table's rows that must be verified (not left
 	// unsettled) for a verdict; below it the table is inconclusive.
 	MinCoverage float64
-	// Rounds is how many times keys that differ are re-checked at fresh fences (default 3).
+	// Rounds is how many times keys that differ are re-checked at fresh fences (default 5).
 	Rounds      int
 	BlockSize   int
 	Concurrency int

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -33,12 +34,12 @@ func table(t *testing.T, res *Result, name string) TableResult {
 // false difference; keys caught in flight are transient.
 func TestHealthyPairMatchesUnderWrites(t *testing.T) {
 	db := sandbox.NewDB(t)
-	accounts(t, db, "acc", 3000, "n1")
+	accounts(t, db, "acc", 20000, "n1")
 	db.Exec(t, "CREATE PUBLICATION p FOR TABLE public.acc", "n1")
 	sub := subscribe(t, db, "n1", "n2", "p", "")
 	ps := pools(t, db)
 	ctx := testContext(t)
-	stop := writer(t, db, "n1", "acc", 3000, nil, nil)
+	stop := writer(t, db, "n1", "acc", 20000, nil, nil)
 	transient := 0
 	for i := 0; i < runs; i++ {
 		res, err := Run(ctx, ps, options())
@@ -66,7 +67,7 @@ func TestHealthyPairMatchesUnderWrites(t *testing.T) {
 // three keys are confirmed in every run, with their current rows.
 func TestSubscriberDivergenceConfirmedUnderWrites(t *testing.T) {
 	db := sandbox.NewDB(t)
-	accounts(t, db, "acc", 3000, "n1")
+	accounts(t, db, "acc", 20000, "n1")
 	db.Exec(t, "CREATE PUBLICATION p FOR TABLE public.acc", "n1")
 	subscribe(t, db, "n1", "n2", "p", "")
 	db.Exec(t, `SET session_replication_role = replica;
@@ -77,7 +78,7 @@ func TestSubscriberDivergenceConfirmedUnderWrites(t *testing.T) {
 	ctx := testContext(t)
 	// The writer never touches 20 (an UPDATE would heal it) and keeps updating 10, which the
 	// subscriber silently cannot apply.
-	stop := writer(t, db, "n1", "acc", 3000, []int{20}, []int{10})
+	stop := writer(t, db, "n1", "acc", 20000, []int{20}, []int{10})
 	for i := 0; i < runs; i++ {
 		outs := map[string]*memOutput{}
 		res, err := Run(ctx, ps, collect(options(), outs))
@@ -133,12 +134,12 @@ func TestSubscriberDivergenceConfirmedUnderWrites(t *testing.T) {
 // message names the pair and its lag; enabled again: a match.
 func TestDisabledSubscriptionIsInconclusive(t *testing.T) {
 	db := sandbox.NewDB(t)
-	accounts(t, db, "acc", 2000, "n1")
+	accounts(t, db, "acc", 20000, "n1")
 	db.Exec(t, "CREATE PUBLICATION p FOR TABLE public.acc", "n1")
 	sub := subscribe(t, db, "n1", "n2", "p", "")
 	ps := pools(t, db)
 	ctx := testContext(t)
-	stop := writer(t, db, "n1", "acc", 2000, nil, nil)
+	stop := writer(t, db, "n1", "acc", 20000, nil, nil)
 	db.Exec(t, "ALTER SUBSCRIPTION "+sub+" DISABLE", "n2")
 	waitFor(t, db, "n2", "apply worker gone", "SELECT count(*) = 0 FROM pg_catalog.pg_stat_subscription WHERE subname = '"+sub+"' AND pid IS NOT NULL")
 	waitFor(t, db, "n1", "writes the subscriber misses", "SELECT count(*) > 100 FROM public.acc WHERE id > 1000000")
@@ -197,8 +198,8 @@ func TestUnrefreshedTableIsReported(t *testing.T) {
 // on the pair n2 -> n1.
 func TestBidirectionalPairsBothDirections(t *testing.T) {
 	db := sandbox.NewDB(t)
-	accounts(t, db, "a", 500, "n1")
-	accounts(t, db, "b", 500, "n2")
+	accounts(t, db, "a", 5000, "n1")
+	accounts(t, db, "b", 5000, "n2")
 	db.Exec(t, "CREATE PUBLICATION pa FOR TABLE public.a", "n1")
 	db.Exec(t, "CREATE PUBLICATION pb FOR TABLE public.b", "n2")
 	subscribe(t, db, "n1", "n2", "pa", "")
@@ -206,8 +207,8 @@ func TestBidirectionalPairsBothDirections(t *testing.T) {
 	db.Exec(t, "SET session_replication_role = replica; DELETE FROM public.b WHERE id = 7", "n1")
 	ps := pools(t, db)
 	ctx := testContext(t)
-	stopA := writer(t, db, "n1", "a", 500, nil, nil)
-	stopB := writer(t, db, "n2", "b", 500, []int{7}, nil)
+	stopA := writer(t, db, "n1", "a", 5000, nil, nil)
+	stopB := writer(t, db, "n2", "b", 5000, []int{7}, nil)
 	res, err := Run(ctx, ps, options())
 	stopA()
 	stopB()
@@ -286,5 +287,52 @@ func TestColumnListAndRowFilter(t *testing.T) {
 	d := outs["n1->n2 public.acc"].Diff
 	if tr.Confirmed != 1 || !reflect.DeepEqual(tr.ConfirmedKeys, [][]string{{"5"}}) || d == nil || len(d.Columns) != 2 {
 		t.Fatalf("drift in a published column: %+v, diff %+v", tr, d)
+	}
+}
+
+// A table without a key (pgbench_history-like, insert-only) is verified as a multiset of rows at
+// the fences: inserts in flight agree, a row deleted on the subscriber and a row only the
+// subscriber has are confirmed.
+func TestKeylessTableUnderInserts(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, "CREATE TABLE public.hist (aid int NOT NULL, delta int NOT NULL, note text)")
+	db.Exec(t, "INSERT INTO public.hist SELECT g, g % 7, 'row ' || g FROM generate_series(1, 500) g; CREATE PUBLICATION p FOR TABLE public.hist WITH (publish = 'insert')", "n1")
+	subscribe(t, db, "n1", "n2", "p", "")
+	ps := pools(t, db)
+	ctx := testContext(t)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	conn := db.Connect(t, "n1")
+	go func() {
+		for i := 0; ; i++ {
+			if _, err := conn.Exec(wctx, "INSERT INTO public.hist VALUES ($1, 1, 'new')", 1000+i); err != nil {
+				done <- wctx.Err()
+				return
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		res, err := Run(ctx, ps, options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr := table(t, res, "public.hist"); res.Status != StatusMatch || tr.Confirmed != 0 || tr.Unsettled != 0 || tr.CoveragePct != 100 {
+			t.Fatalf("run %d: %+v", i+1, tr)
+		}
+	}
+	db.Exec(t, "SET session_replication_role = replica; DELETE FROM public.hist WHERE aid = 7; INSERT INTO public.hist VALUES (-1, 0, 'only on n2')", "n2")
+	outs := map[string]*memOutput{}
+	res, err := Run(ctx, ps, collect(options(), outs))
+	stop()
+	if werr := <-done; werr == nil {
+		t.Fatal("writer stopped early")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := table(t, res, "public.hist")
+	d := outs["n1->n2 public.hist"].Diff
+	if res.Status != StatusDiffer || tr.Confirmed != 2 || d == nil || len(d.Rows) != 2 || d.Summary.MissingOn["n1"] != 1 || d.Summary.MissingOn["n2"] != 1 {
+		t.Fatalf("divergence: %+v, diff %+v", tr, d)
 	}
 }
