@@ -80,7 +80,7 @@ const (
 )
 
 // caseOrder lists the cases in the order a full run measures them.
-var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema"}
+var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "verify"}
 
 type bench struct {
 	sb          *sandbox.Sandbox
@@ -223,6 +223,8 @@ func (b *bench) runCase(ctx context.Context, name string) error {
 		return b.rssCase(ctx)
 	case "schema":
 		return b.schemaCase(ctx)
+	case "verify":
+		return b.verifyCase(ctx)
 	}
 	return fmt.Errorf("no case %s", name)
 }

@@ -27,6 +27,10 @@ const (
 	ExitCancelled = 130
 )
 
+// ExitInconclusive is verify's exit code when it reached no verdict (a subscriber behind or
+// broken, coverage below the minimum).
+const ExitInconclusive = 4
+
 // globals are the flags every command shares.
 type globals struct {
 	configFile  string
@@ -53,7 +57,7 @@ subscribers, multi-master clusters, old and new databases of a migration), repor
 row, and repairs them safely.
 
 Exit codes: 0 nodes match / success, 1 differences found, 2 usage or input error,
-3 runtime failure (node unreachable, query failed), 130 interrupted.`,
+3 runtime failure (node unreachable, query failed), 4 inconclusive (verify), 130 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -101,7 +105,7 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	switch {
 	case code == ExitCancelled:
 		fmt.Fprintln(stderr, "pgparity: interrupted")
-	case !errors.Is(err, fault.ErrDiffer):
+	case !errors.Is(err, fault.ErrDiffer) && !errors.Is(err, fault.ErrInconclusive):
 		fmt.Fprintln(stderr, "pgparity: "+strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	return code
@@ -116,6 +120,8 @@ func ExitCode(ctx context.Context, err error) int {
 		return ExitCancelled
 	case errors.Is(err, fault.ErrDiffer):
 		return ExitDiffer
+	case errors.Is(err, fault.ErrInconclusive):
+		return ExitInconclusive
 	case fault.IsInput(err):
 		return ExitInput
 	default:

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgparity/pgparity/internal/topology"
 )
 
 var (
@@ -17,8 +19,6 @@ var (
 	checkNodeSQL string
 	//go:embed check_publications.sql
 	checkPublicationsSQL string
-	//go:embed check_subscriptions.sql
-	checkSubscriptionsSQL string
 	//go:embed check_replication_role.sql
 	checkReplicationRoleSQL string
 )
@@ -47,11 +47,9 @@ type NodeStatus struct {
 	CanSetReplicationRole bool `json:"can_set_replication_role"`
 }
 
-// Subscription is a logical-replication subscription of the node's database.
-type Subscription struct {
-	Name    string `json:"name"`
-	Enabled bool   `json:"enabled"`
-}
+// Subscription is a logical-replication subscription of the node's database: its name and
+// whether it is enabled.
+type Subscription = topology.SubscriptionSummary
 
 // ValidateNodes parses the connection settings of every node without connecting, so that a bad
 // definition (say, a non-numeric port) is reported as an input error rather than as a node failure.
@@ -104,11 +102,7 @@ func inspect(ctx context.Context, conn *pgx.Conn, st *NodeStatus) error {
 		return fmt.Errorf("read publications: %w", err)
 	}
 	st.Publications = append(st.Publications, pubs...)
-	subs, err := collect(ctx, conn, checkSubscriptionsSQL, func(row pgx.CollectableRow) (Subscription, error) {
-		var s Subscription
-		err := row.Scan(&s.Name, &s.Enabled)
-		return s, err
-	})
+	subs, err := topology.ReadSummaries(ctx, conn)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege

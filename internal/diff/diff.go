@@ -41,7 +41,7 @@ type Options struct {
 	RequireRows bool
 	Tool        string
 	Progress    Progress
-	// SnapshotHook, if set, runs on each node right after its snapshot is taken (keyed tables).
+	// SnapshotHook, if set, runs on each node right after its snapshot is taken.
 	SnapshotHook SnapshotHook
 }
 

@@ -27,7 +27,7 @@ const multisetBatch = 1000
 // rows in the same snapshot while the first streams).
 func (e *engine) runMultiset(ctx context.Context, d *report.Diff, out *emitter) error {
 	var err error
-	e.sessions, err = openSessions(ctx, e.pools, 2, nil)
+	e.sessions, err = openSessions(ctx, e.pools, 2, e.opts.SnapshotHook)
 	if err != nil {
 		return err
 	}

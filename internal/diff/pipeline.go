@@ -155,3 +155,45 @@ func (e *engine) fetchEntries(ctx context.Context, w int, keys []Key) ([]report.
 	}
 	return out, nil
 }
+
+// ReadHashes reads the current row hashes of keys on node (a position in Nodes) outside the open
+// snapshots, in fresh statements on the node's pool: a later read than the snapshot's. It
+// returns, per key, its row hash, or nil where the node lacks the row. Keyed tables only.
+func (c *Comparer) ReadHashes(ctx context.Context, node int, keys []Key) ([]*int64, error) {
+	e := c.e
+	got := make(map[string]int64, len(keys))
+	err := e.fetchKeysAs(ctx, e.pools[node], keys, true, func(k Key, row *nodeRow) { got[k.id()] = row.hash })
+	if err != nil {
+		return nil, nodeErr(e.nodes[node], "re-read", err)
+	}
+	out := make([]*int64, len(keys))
+	for i, k := range keys {
+		if h, ok := got[k.id()]; ok {
+			out[i] = &h
+		}
+	}
+	return out, nil
+}
+
+// CountHashes counts, on node (a position in Nodes) outside the open snapshots, the rows whose
+// row hash is each of hashes: the whole-row (no key) counterpart of ReadHashes. It reads the
+// whole table once per call.
+func (c *Comparer) CountHashes(ctx context.Context, node int, hashes []int64) ([]int64, error) {
+	e := c.e
+	sql := "SELECT h, count(*) FROM (SELECT " + e.q.hash + " AS h FROM " + e.q.from + whereClause(e.q.where) +
+		") AS s WHERE h = ANY($1::int8[]) GROUP BY h"
+	got := make(map[int64]int64, len(hashes))
+	rows, err := e.pools[node].Query(ctx, sql, hashes)
+	if err != nil {
+		return nil, nodeErr(e.nodes[node], "count rows of "+e.cmp.Table.Ident(), err)
+	}
+	var h, n int64
+	if _, err := pgx.ForEachRow(rows, []any{&h, &n}, func() error { got[h] = n; return nil }); err != nil {
+		return nil, nodeErr(e.nodes[node], "count rows of "+e.cmp.Table.Ident(), err)
+	}
+	out := make([]int64, len(hashes))
+	for i, h := range hashes {
+		out[i] = got[h]
+	}
+	return out, nil
+}

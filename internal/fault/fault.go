@@ -42,3 +42,8 @@ func IsInput(err error) bool {
 
 // ErrDiffer is returned by comparison commands that completed and found differences (exit 1).
 var ErrDiffer = errors.New("differences found")
+
+// ErrInconclusive is returned by verify when it could not reach a verdict (a subscriber too far
+// behind, a broken subscription, coverage below the minimum): exit 4. It claims neither a match
+// nor a difference.
+var ErrInconclusive = errors.New("inconclusive")

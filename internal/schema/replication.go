@@ -2,29 +2,13 @@ package schema
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"sort"
-	"strings"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgparity/pgparity/internal/cluster"
-)
-
-var (
-	//go:embed repl_node.sql
-	replNodeSQL string
-	//go:embed repl_publications.sql
-	replPublicationsSQL string
-	//go:embed repl_subscriptions.sql
-	replSubscriptionsSQL string
-	//go:embed repl_subscription_origin.sql
-	replSubscriptionOriginSQL string
-	//go:embed repl_slots.sql
-	replSlotsSQL string
+	"github.com/pgparity/pgparity/internal/topology"
 )
 
 // Topology is the logical-replication state of every node and what is broken or risky in it.
@@ -53,45 +37,11 @@ type PublicationState struct {
 	Tables           []string `json:"tables"`
 }
 
-// Subscription is one subscription with its settings and progress.
-type Subscription struct {
-	Name           string   `json:"name"`
-	Enabled        bool     `json:"enabled"`
-	Slot           string   `json:"slot"`      // "" after SET (slot_name = NONE)
-	Origin         string   `json:"origin"`    // "any" before PostgreSQL 16
-	Streaming      string   `json:"streaming"` // off, on, parallel
-	DisableOnError bool     `json:"disable_on_error"`
-	Publications   []string `json:"publications"`
-	// ApplyErrors and SyncErrors count errors since the statistics were reset
-	// (pg_stat_subscription_stats); the error text itself is in the subscriber's server log.
-	ApplyErrors   int64      `json:"apply_error_count"`
-	SyncErrors    int64      `json:"sync_error_count"`
-	ReceivedLSN   *string    `json:"received_lsn"`
-	LatestEndLSN  *string    `json:"latest_end_lsn"`
-	LastMessageAt *time.Time `json:"last_msg_receipt_time"`
-	// Tables maps schema.table to its sync state (r = ready, d = copying, s/f/i = syncing).
-	Tables map[string]string `json:"tables"`
-	// Publisher is the node holding the subscription's slot ("" when no node of the cluster
-	// does); the lag is measured there.
-	Publisher  string   `json:"publisher,omitempty"`
-	LagBytes   *int64   `json:"apply_lag_bytes"`
-	LagSeconds *float64 `json:"apply_lag_seconds"`
-}
+// Subscription is one subscription with its settings and progress (topology's reader).
+type Subscription = topology.Subscription
 
-// Slot is a replication slot.
-type Slot struct {
-	Name        string   `json:"name"`
-	Type        string   `json:"type"`
-	Plugin      string   `json:"plugin,omitempty"`
-	Active      bool     `json:"active"`
-	WALStatus   string   `json:"wal_status"`
-	SafeWALSize *int64   `json:"safe_wal_size"`
-	Retained    *int64   `json:"retained_wal_bytes"`
-	FlushLag    *int64   `json:"confirmed_flush_lag_bytes"`
-	ReplayLag   *float64 `json:"replay_lag_seconds"`
-	// consumer is the application_name of the walsender streaming from the slot ("" when none).
-	consumer string
-}
+// Slot is a replication slot (topology's reader).
+type Slot = topology.Slot
 
 // Severity of a finding.
 const (
@@ -133,76 +83,17 @@ func Replication(ctx context.Context, pools cluster.Pools) (*Topology, error) {
 }
 
 func readReplication(ctx context.Context, p *cluster.Pool) (*NodeReplication, error) {
-	n := &NodeReplication{Node: p.Node.Name, Publications: []PublicationState{}, Subscriptions: []Subscription{}, Slots: []Slot{}}
-	if err := p.QueryRow(ctx, replNodeSQL).Scan(&n.ServerVersion, &n.WALPosition, &n.Database); err != nil {
-		return nil, fmt.Errorf("read server state: %w", err)
-	}
-	rows, _ := p.Query(ctx, replPublicationsSQL)
-	var err error
-	n.Publications, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (PublicationState, error) {
-		var s PublicationState
-		err := r.Scan(&s.Name, &s.AllTables, &s.Operations, &s.ViaPartitionRoot, &s.Tables)
-		return s, err
-	})
+	st, err := topology.Read(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("read publications: %w", err)
+		return nil, err
 	}
-	rows, _ = p.Query(ctx, replSubscriptionsSQL)
-	n.Subscriptions, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Subscription, error) {
-		var s Subscription
-		var stream string
-		var tables []string
-		err := r.Scan(&s.Name, &s.Enabled, &s.Slot, &stream, &s.DisableOnError, &s.Publications, &s.ApplyErrors,
-			&s.SyncErrors, &s.ReceivedLSN, &s.LatestEndLSN, &s.LastMessageAt, &tables)
-		s.Streaming = streamingText(stream)
-		s.Origin = "any"
-		s.Tables = map[string]string{}
-		for _, t := range tables {
-			i := strings.LastIndexByte(t, ':')
-			s.Tables[t[:i]] = t[i+1:]
-		}
-		return s, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read subscriptions: %w", err)
-	}
-	if n.ServerVersion >= 160000 {
-		rows, _ = p.Query(ctx, replSubscriptionOriginSQL)
-		var name, origin string
-		_, err := pgx.ForEachRow(rows, []any{&name, &origin}, func() error {
-			for i := range n.Subscriptions {
-				if n.Subscriptions[i].Name == name {
-					n.Subscriptions[i].Origin = origin
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read subscription origins: %w", err)
-		}
-	}
-	rows, _ = p.Query(ctx, replSlotsSQL)
-	n.Slots, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Slot, error) {
-		var s Slot
-		err := r.Scan(&s.Name, &s.Type, &s.Plugin, &s.Active, &s.WALStatus, &s.SafeWALSize, &s.Retained, &s.FlushLag, &s.ReplayLag, &s.consumer)
-		return s, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read replication slots: %w", err)
+	n := &NodeReplication{Node: p.Node.Name, ServerVersion: st.ServerVersion, Database: st.Database, WALPosition: st.WALPosition,
+		Publications: make([]PublicationState, len(st.Publications)), Subscriptions: st.Subscriptions, Slots: st.Slots}
+	for i, pub := range st.Publications {
+		n.Publications[i] = PublicationState{Name: pub.Name, AllTables: pub.AllTables, Operations: pub.Operations,
+			ViaPartitionRoot: pub.ViaPartitionRoot, Tables: pub.TableNames()}
 	}
 	return n, nil
-}
-
-// streamingText normalises substream: a boolean before PostgreSQL 16, then f/t/p.
-func streamingText(s string) string {
-	switch s {
-	case "t", "true":
-		return "on"
-	case "p":
-		return "parallel"
-	default:
-		return "off"
-	}
 }
 
 // measureLag finds, for every subscription, the node holding its slot and takes the apply lag
@@ -211,33 +102,21 @@ func streamingText(s string) string {
 // logical slot of that name (a cascade reusing names), the one streaming to a walsender named
 // like the subscription is taken, and none when that does not single one out.
 func (t *Topology) measureLag() {
+	states := make([]*topology.Node, len(t.Nodes))
+	for i := range t.Nodes {
+		states[i] = &topology.Node{Slots: t.Nodes[i].Slots}
+	}
 	for i := range t.Nodes {
 		for j := range t.Nodes[i].Subscriptions {
 			s := &t.Nodes[i].Subscriptions[j]
-			if s.Slot == "" {
+			k := topology.SlotHolder(states, i, s)
+			if k < 0 {
 				continue
 			}
-			var found, named []int
-			var slots, namedSlots []Slot
-			for k, n := range t.Nodes {
-				if k == i {
-					continue
+			for _, sl := range t.Nodes[k].Slots {
+				if sl.Name == s.Slot && sl.Type == "logical" {
+					s.Publisher, s.LagBytes, s.LagSeconds = t.Nodes[k].Node, sl.FlushLag, sl.ReplayLag
 				}
-				for _, sl := range n.Slots {
-					if sl.Name != s.Slot || sl.Type != "logical" {
-						continue
-					}
-					found, slots = append(found, k), append(slots, sl)
-					if sl.consumer == s.Name {
-						named, namedSlots = append(named, k), append(namedSlots, sl)
-					}
-				}
-			}
-			if len(found) > 1 {
-				found, slots = named, namedSlots
-			}
-			if len(found) == 1 {
-				s.Publisher, s.LagBytes, s.LagSeconds = t.Nodes[found[0]].Node, slots[0].FlushLag, slots[0].ReplayLag
 			}
 		}
 	}

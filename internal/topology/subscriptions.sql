@@ -17,7 +17,9 @@ SELECT s.subname::text,
                  FROM pg_catalog.pg_subscription_rel r
                  JOIN pg_catalog.pg_class c ON c.oid = r.srrelid
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                 WHERE r.srsubid = s.oid), '{}')
+                 WHERE r.srsubid = s.oid), '{}'),
+       s.oid,
+       w.pid
 FROM pg_catalog.pg_subscription s
 LEFT JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid
 LEFT JOIN pg_catalog.pg_stat_subscription w ON w.subid = s.oid AND w.relid IS NULL
