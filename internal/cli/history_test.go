@@ -438,3 +438,70 @@ func TestHistoryWholeRow(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryVerify: verify records its confirmed keys as divergences between the pair's nodes;
+// after table-repair of its diff file, a clean verify of a cluster whose every node it covered
+// resolves them, crediting the repair. A disabled subscription records an inconclusive run
+// (exit 4) that resolves nothing.
+func TestHistoryVerify(t *testing.T) {
+	dir := isolate(t)
+	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	db, svc3, sub := replicated(t)
+	// The cluster of the pair only: a verify covering both nodes covers the cluster.
+	raw, err := os.ReadFile(svc3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := strings.Cut(string(raw), "[c.n3]")
+	svc := filepath.Join(dir, "pair_service.conf")
+	writeFile(t, svc, before)
+	verifyCode := func(want int) {
+		t.Helper()
+		code, stdout, stderr := run(t, "--service-file", svc, "verify", "c", "--max-wait", "10s", "--json")
+		if code != want {
+			t.Fatalf("verify: exit %d (want %d), stderr %q\n%s", code, want, stderr, stdout)
+		}
+	}
+	db.Exec(t, `SET session_replication_role = replica; UPDATE public.acc SET note = 'drift' WHERE id = 42; DELETE FROM public.acc WHERE id = 7`, "n2")
+	verifyCode(ExitDiffer)
+	var runs historyRuns
+	historyJSON(t, &runs)
+	if len(runs.Runs) != 1 || runs.Runs[0].Command != "verify" || runs.Runs[0].Status != "differ" || *runs.Runs[0].ExitCode != 1 ||
+		runs.Runs[0].DifferingKeys != 2 || runs.Runs[0].DiffFile == nil || !reflect.DeepEqual(runs.Runs[0].Tables, []string{"public.acc"}) {
+		t.Fatalf("verify run: %+v", runs.Runs)
+	}
+	verifyRun, diffFile := runs.Runs[0].ID, *runs.Runs[0].DiffFile
+	var divs historyDivergences
+	historyJSON(t, &divs, "--divergences")
+	open := func(key string) string {
+		return fmt.Sprintf("public.acc %s nodes=n1,n2 first=%d last=%d repair=- resolved=- by=- open=true", key, verifyRun, verifyRun)
+	}
+	wantStrings(t, "divergences after verify", divergenceLines(divs), []string{open("42"), open("7")})
+
+	if code, stdout, stderr := run(t, "--service-file", svc, "table-repair", "--diff-file", diffFile, "--source-of-truth", "n1", "--quiet"); code != ExitOK {
+		t.Fatalf("table-repair: exit %d\n%s%s", code, stdout, stderr)
+	}
+	historyJSON(t, &runs)
+	repairRun := runs.Runs[0].ID
+
+	db.Exec(t, "ALTER SUBSCRIPTION "+sub+" DISABLE", "n2")
+	verifyCode(ExitInconclusive)
+	historyJSON(t, &runs)
+	if runs.Runs[0].Status != "inconclusive" || *runs.Runs[0].ExitCode != 4 || runs.Runs[0].DifferingKeys != 0 {
+		t.Fatalf("inconclusive run: %+v", runs.Runs[0])
+	}
+	historyJSON(t, &divs, "--divergences", "--open")
+	if len(divs.Divergences) != 2 {
+		t.Fatalf("an inconclusive verify resolved divergences: %+v", divs)
+	}
+	db.Exec(t, "ALTER SUBSCRIPTION "+sub+" ENABLE", "n2")
+	verifyCode(ExitOK)
+	historyJSON(t, &runs)
+	cleanRun := runs.Runs[0].ID
+	historyJSON(t, &divs, "--divergences")
+	resolved := func(key string) string {
+		return fmt.Sprintf("public.acc %s nodes=n1,n2 first=%d last=%d repair=%d resolved=%d by=%d open=false", key, verifyRun, verifyRun,
+			repairRun, cleanRun, repairRun)
+	}
+	wantStrings(t, "divergences after the repair and a clean verify", divergenceLines(divs), []string{resolved("42"), resolved("7")})
+}

@@ -63,7 +63,7 @@ failing subscription, a table not subscribed or not synchronised, coverage below
 func runVerify(cmd *cobra.Command, g *globals, o *verifyOptions, args []string) error {
 	ctx := cmd.Context()
 	clusterName, tables := splitClusterArg(args)
-	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	e, err := g.jobEnv()
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,19 @@ func RunVerify(ctx context.Context, env *Env, o Verify) (*verify.Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.String()
+	}
+	rec := env.StartRun(ctx, RunInfo{Command: "verify", Cluster: cl.Name, Tables: names, Options: o.historyOptions()})
+	res, err := runVerify(ctx, env, o, cl.Name, nodes, tables, dir)
+	recordVerify(ctx, rec, res, len(nodes), err)
+	return res, err
+}
+
+// runVerify connects to the nodes and runs verify.Run.
+func runVerify(ctx context.Context, env *Env, o Verify, clusterName string, nodes []cluster.Node, tables []report.TableRef, dir string) (*verify.Result, error) {
+	s := env.Settings
 	po := env.PoolOptions()
 	// One connection more than the workers: the fence is flushed and awaited while a snapshot
 	// is held.
@@ -78,7 +91,7 @@ func RunVerify(ctx context.Context, env *Env, o Verify) (*verify.Result, error) 
 	}
 	defer pools.Close()
 	return verify.Run(ctx, pools, verify.Options{
-		Cluster: cl.Name, Tables: tables, Publication: o.Publication, MaxWait: o.MaxWait,
+		Cluster: clusterName, Tables: tables, Publication: o.Publication, MaxWait: o.MaxWait,
 		MinCoverage: o.MinCoverage, BlockSize: s.BlockSize, Concurrency: s.Concurrency, Tool: o.Tool,
 		Output: func(pr *verify.PairResult, t report.TableRef) (verify.Output, error) {
 			name := fmt.Sprintf("%s_%s_verify_%s_%s_%s.json", clean(t.Schema), clean(t.Name), clean(pr.Publisher), clean(pr.Subscriber),

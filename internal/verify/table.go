@@ -33,6 +33,15 @@ const confirmAfter = 2
 // of the differing keys at fresh fences until each is confirmed, transient or (after
 // opts.Rounds rounds) unsettled. A *LagError is returned as an error.
 func verifyTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr *PairResult, opts Options) (TableResult, error) {
+	restricted := false
+	tr, err := compareTable(ctx, pp, f, tp, pr, opts, &restricted)
+	tr.Restricted = restricted
+	return tr, err
+}
+
+// compareTable is verifyTable; it sets restricted when only the published part of the table is
+// compared (a row filter, or a column list that leaves compared columns out).
+func compareTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr *PairResult, opts Options, restricted *bool) (TableResult, error) {
 	started := time.Now().UTC()
 	switch {
 	case tp.state == "":
@@ -41,7 +50,8 @@ func verifyTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr 
 	case tp.state != "r":
 		return inconclusive(tp, fmt.Sprintf("table %s is not synchronised yet on %s (pg_subscription_rel state %s)", tp.ref, pr.Subscriber, tp.state)), nil
 	}
-	c, err := prepare(ctx, pp, tp, opts)
+	c, columnsCut, err := prepare(ctx, pp, tp, opts)
+	*restricted = tp.filter != "" || columnsCut
 	if fault.IsInput(err) {
 		return inconclusive(tp, "cannot compare: "+err.Error()), nil
 	}
@@ -116,22 +126,23 @@ func verifyTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr 
 // prepare readies the comparison of a table over [publisher, subscriber], restricted to the
 // published columns when the publication has a column list (the subscriber may lack the others),
 // and to its row filter.
-func prepare(ctx context.Context, pp *pairPlan, tp tablePlan, opts Options) (*diff.Comparer, error) {
+func prepare(ctx context.Context, pp *pairPlan, tp tablePlan, opts Options) (c *diff.Comparer, columnsCut bool, err error) {
 	o := diff.Options{
 		Cluster: opts.Cluster, Schema: tp.ref.Schema, Table: tp.ref.Name, BlockSize: opts.BlockSize,
 		Concurrency: opts.Concurrency, Where: tp.filter, Tool: opts.Tool,
 	}
-	c, err := diff.Prepare(ctx, poolsOf(pp), o)
+	c, err = diff.Prepare(ctx, poolsOf(pp), o)
 	switch {
 	case len(tp.columns) == 0:
-		return c, err
+		return c, false, err
 	case err == nil && len(tp.columns) >= len(c.Table().Columns):
-		return c, nil // every compared column is published
+		return c, false, nil // every compared column is published
 	case err != nil && !fault.IsInput(err):
-		return nil, err
+		return nil, false, err
 	}
 	o.Columns = tp.columns
-	return diff.Prepare(ctx, poolsOf(pp), o)
+	c, err = diff.Prepare(ctx, poolsOf(pp), o)
+	return c, true, err
 }
 
 // coverage is the percentage of total rows verified when unsettled keys were not.

@@ -99,9 +99,29 @@ type TableResult struct {
 	// FenceLSN is the fence of the range pass: a match holds at that publisher position.
 	FenceLSN string `json:"fence_lsn,omitempty"`
 	Rounds   int    `json:"rounds"`
-	Message  string `json:"message,omitempty"`
+	// Restricted: the publication publishes part of the table (a row filter or a column list),
+	// and only that part was compared.
+	Restricted bool   `json:"restricted,omitempty"`
+	Message    string `json:"message,omitempty"`
 	// ConfirmedKeys are the confirmed keys' texts (key column order), for history records.
 	ConfirmedKeys [][]string `json:"-"`
+}
+
+// Coverage returns the share (0 to 1) of the rows of every pair's tables that were verified,
+// weighted by rows compared on the publisher; ok is false when no table was compared.
+func (r *Result) Coverage() (share float64, ok bool) {
+	var rows, covered float64
+	for _, p := range r.Pairs {
+		for _, t := range p.Tables {
+			n := float64(t.RowsCompared[p.Publisher])
+			rows += n
+			covered += n * t.CoveragePct / 100
+		}
+	}
+	if rows == 0 {
+		return 0, false
+	}
+	return covered / rows, true
 }
 
 // Counts sums the tables' confirmed, transient and unsettled keys.
