@@ -27,6 +27,13 @@ type Settings struct {
 	ConnectTimeout   Duration `yaml:"connect_timeout"`
 	MaxDiffRows      int      `yaml:"max_diff_rows"`
 	OutputDir        string   `yaml:"output_dir"`
+	// HistoryDSN names the PostgreSQL control-plane database of the history store and of the
+	// serve job queue; "" = the embedded SQLite file (one serve instance).
+	HistoryDSN string `yaml:"history_dsn"`
+	// Server and Schedules configure `pgparity serve` (serve_settings.go); nil = not given.
+	// Pointers keep Settings comparable.
+	Server    *ServerSettings `yaml:"server"`
+	Schedules *[]Schedule     `yaml:"schedules"`
 }
 
 // Duration is a time.Duration written as "30s", "5m" in YAML.
@@ -125,7 +132,7 @@ func (s Settings) Validate() error {
 	case s.StatementTimeout.Duration < 0 || s.ConnectTimeout.Duration < 0:
 		return fmt.Errorf("timeouts must not be negative")
 	}
-	return nil
+	return s.validateServe()
 }
 
 // SettingsTemplate is the commented pgparity.yaml written by `pgparity config init`.
@@ -162,4 +169,4 @@ max_diff_rows: 0
 
 # Directory for diff files and reports.
 output_dir: .
-`
+` + serveTemplate
