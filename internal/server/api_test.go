@@ -140,3 +140,37 @@ func TestInputValidation(t *testing.T) {
 	v := ts.wait(t, c, acc["id"])
 	must(t, v.Status == StateFailed && *v.ExitCode == 2 && v.Error != "", "where job: %+v", v)
 }
+
+// TestCancel: DELETE of a running job (waiting for a table lock) cancels it on the instance
+// running it; a queued job is cancelled at once.
+func TestCancel(t *testing.T) {
+	db, svc := diffTable(t)
+	ts := startServer(t, svc, false, "")
+	c := ts.client(t, "")
+	conn := db.Connect(t, "n2")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // test cleanup
+	if _, err := tx.Exec(ctx, "LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	var acc map[string]string
+	ts.call(t, c, "POST", "/v1/jobs", map[string]any{"command": "table-diff", "cluster": "c", "table": "public.t"}, &acc)
+	for {
+		var v JobView
+		ts.call(t, c, "GET", "/v1/jobs/"+acc["id"], nil, &v)
+		if v.Status == StateRunning {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // inside the comparison, waiting for the lock
+	var v JobView
+	must(t, ts.call(t, c, "DELETE", "/v1/jobs/"+acc["id"], nil, &v) == 202 && v.Status == "cancelling", "cancel: %+v", v)
+	v = ts.wait(t, c, acc["id"])
+	must(t, v.Status == StateCancelled && *v.ExitCode == 130, "cancelled job: %+v", v)
+}
