@@ -44,6 +44,7 @@ type TableResult struct {
 	Status        string           `json:"status"`
 	DifferingKeys int              `json:"differing_keys"`
 	RowsCompared  map[string]int64 `json:"rows_compared,omitempty"`
+	MissingOn     map[string]int   `json:"missing_on,omitempty"`
 }
 
 // prepared is a validated request: the nodes it reads or writes (for the per-node limits), and
@@ -214,7 +215,7 @@ func diffOutcome(clusterName string, res *job.DiffResult) *Outcome {
 		Files:    map[string]string{"diff": res.DiffFile},
 		DiffFile: res.DiffFile,
 		Tables: []TableResult{{Cluster: clusterName, Table: d.Table.String(), Status: d.Summary.Status,
-			DifferingKeys: d.Summary.DifferingKeys, RowsCompared: d.Summary.RowsCompared}},
+			DifferingKeys: d.Summary.DifferingKeys, RowsCompared: d.Summary.RowsCompared, MissingOn: d.Summary.MissingOn}},
 	}
 	if res.HTMLFile != "" {
 		out.Files["report"] = res.HTMLFile
