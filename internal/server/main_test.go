@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +21,41 @@ import (
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { os.Exit(sandbox.RunTests(m, 2)) }
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv("PGPARITY_TEST_SERVE"); cfg != "" {
+		os.Exit(serveChild(cfg, os.Getenv("PGPARITY_TEST_SERVICE_FILE"), os.Getenv("PGPARITY_TEST_INSTANCE")))
+	}
+	os.Exit(sandbox.RunTests(m, 2))
+}
+
+// serveChild runs a server as the scale-out test's subprocess: it prints "ADDR host:port" when
+// it listens and serves until SIGTERM (the test SIGKILLs one).
+func serveChild(cfg, svc, instance string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	env, err := job.LoadEnv(cfg, svc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := New(ctx, Options{Env: env, Logger: log, Instance: instance})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	if err := s.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	fmt.Printf("ADDR %s\n", s.Addr())
+	<-ctx.Done()
+	if err := s.Shutdown(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	return 0
+}
 
 // testServer is a started server and what a test needs to talk to it.
 type testServer struct {
@@ -107,6 +144,12 @@ func (ts *testServer) url(path string) string {
 // call sends a request and decodes a JSON answer into out (when not nil); it returns the status.
 func (ts *testServer) call(t *testing.T, c *http.Client, method, path string, body any, out any) int {
 	t.Helper()
+	return ts.callAt(t, c, strings.TrimSuffix(ts.url(""), "/"), method, path, body, out)
+}
+
+// callAt is call on the server at base (scheme://host:port).
+func (ts *testServer) callAt(t *testing.T, c *http.Client, base, method, path string, body any, out any) int {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -115,7 +158,7 @@ func (ts *testServer) call(t *testing.T, c *http.Client, method, path string, bo
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, ts.url(path), rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

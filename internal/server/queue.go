@@ -58,6 +58,10 @@ type backend struct {
 	locks  locker
 	driver string // "postgres" or "sqlite"
 	close  func()
+	// touch marks a running job alive (its attempted_at is now): River rescues a running job
+	// whose attempted_at is older than job_rescue_after, so a live job touched more often than
+	// that is never run twice, and a dead instance's job is rescued after job_rescue_after.
+	touch func(ctx context.Context, id int64) error
 }
 
 // riverConfig is the River configuration shared by both drivers.
@@ -68,7 +72,7 @@ func riverConfig(w *worker, workers int, rescueAfter time.Duration, id string) *
 		ID:                   id,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}},
 		Workers:              ws,
-		JobTimeout:           -1, // a comparison takes as long as the table needs
+		JobTimeout:           rescueAfter, // see worker.Timeout
 		RescueStuckJobsAfter: rescueAfter,
 		FetchPollInterval:    200 * time.Millisecond,
 		FetchCooldown:        50 * time.Millisecond,
@@ -112,7 +116,12 @@ func openPostgresBackend(ctx context.Context, dsn string, cfg *river.Config) (*b
 		pool.Close()
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return &backend{q: client, locks: &advisoryLocker{pool: pool}, driver: "postgres", close: pool.Close}, nil
+	touchSQL := "UPDATE " + pgx.Identifier{queueSchema, "river_job"}.Sanitize() + " SET attempted_at = now() WHERE id = $1 AND state = 'running'"
+	touch := func(ctx context.Context, id int64) error {
+		_, err := pool.Exec(ctx, touchSQL, id)
+		return err
+	}
+	return &backend{q: client, locks: &advisoryLocker{pool: pool}, driver: "postgres", close: pool.Close, touch: touch}, nil
 }
 
 func openSQLiteBackend(ctx context.Context, path string, cfg *river.Config) (*backend, error) {
@@ -139,7 +148,12 @@ func openSQLiteBackend(ctx context.Context, path string, cfg *river.Config) (*ba
 		db.Close()
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return &backend{q: client, locks: newLocalLocker(), driver: "sqlite", close: func() { db.Close() }}, nil
+	touch := func(ctx context.Context, id int64) error {
+		// River's SQLite driver writes its times as datetime('now', 'subsec').
+		_, err := db.ExecContext(ctx, "UPDATE river_job SET attempted_at = datetime('now', 'subsec') WHERE id = ? AND state = 'running'", id)
+		return err
+	}
+	return &backend{q: client, locks: newLocalLocker(), driver: "sqlite", close: func() { db.Close() }, touch: touch}, nil
 }
 
 // migrate brings River's tables up to the version of the River library built in.

@@ -93,7 +93,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.hist = hist
-	w := &worker{s: s}
+	w := &worker{s: s, rescueAfter: cfg.JobRescueAfter.Duration}
 	b, err := openBackend(ctx, o.Env.Settings.HistoryDSN, o.StatePath, riverConfig(w, cfg.Workers, cfg.JobRescueAfter.Duration, o.Instance))
 	if err != nil {
 		hist.Close()

@@ -56,14 +56,20 @@ func readRecord(row *rivertype.JobRow) *record {
 // worker runs pgparity jobs for River.
 type worker struct {
 	river.WorkerDefaults[jobArgs]
-	s *Server
+	s           *Server
+	rescueAfter time.Duration
 }
 
-// Timeout implements river.Worker: no limit (the command has its own timeouts).
-func (w *worker) Timeout(*river.Job[jobArgs]) time.Duration { return -1 }
+// Timeout implements river.Worker. River's rescuer leaves alone a running job whose timeout
+// has not passed since its attempted_at, and ignores jobs without a timeout altogether; the
+// heartbeat keeps attempted_at fresh, so the timeout is job_rescue_after. Work detaches from
+// the deadline it sets (a comparison takes as long as the table needs).
+func (w *worker) Timeout(*river.Job[jobArgs]) time.Duration { return w.rescueAfter }
 
 // Work implements river.Worker.
-func (w *worker) Work(ctx context.Context, j *river.Job[jobArgs]) error {
+func (w *worker) Work(riverCtx context.Context, j *river.Job[jobArgs]) error {
+	ctx, stop := detach(riverCtx)
+	defer stop()
 	s := w.s
 	q := s.queue()
 	if rec := readRecord(j.JobRow); rec != nil && rec.FinishedAt != nil {
@@ -105,6 +111,7 @@ func (w *worker) Work(ctx context.Context, j *river.Job[jobArgs]) error {
 	}
 	s.running.Add(1)
 	defer s.running.Add(-1)
+	defer s.heartbeat(ctx, j.ID)()
 	dir := filepath.Join(env.Settings.OutputDir, "jobs", strconv.FormatInt(j.ID, 10))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return s.finish(ctx, j, rec, nil, fmt.Errorf("job directory: %w", err))
@@ -177,5 +184,54 @@ func exitCode(ctx context.Context, err error) int {
 		return 2
 	default:
 		return 3
+	}
+}
+
+// heartbeat touches a running job until the returned function is called (see backend.touch).
+func (s *Server) heartbeat(ctx context.Context, id int64) (stop func()) {
+	every := s.config().JobRescueAfter.Duration / 4
+	if every < 500*time.Millisecond {
+		every = 500 * time.Millisecond
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+				if err := s.backend.touch(hctx, id); err != nil && hctx.Err() == nil {
+					s.log.Warn("job heartbeat", "job", id, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// detach returns a context that River's job timeout does not end but a cancellation (DELETE
+// /v1/jobs/{id}, or shutdown past drain_timeout) does.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				cancel(context.Cause(ctx))
+			}
+		case <-done:
+		}
+	}()
+	return out, func() {
+		close(done)
+		cancel(nil)
 	}
 }
