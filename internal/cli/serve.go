@@ -44,7 +44,7 @@ being served and jobs being scheduled.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.stateFile, "state-file", "", "SQLite file of the job queue and history when history_dsn is empty (default: the history store's default path)")
+	f.StringVar(&o.stateFile, "state-file", "", "SQLite file of the job queue and history when history_dsn is empty (default: history_path, else the history store's default path)")
 	f.StringVar(&o.instance, "instance", "", "name of this instance in job records (default: host-pid)")
 	return c
 }

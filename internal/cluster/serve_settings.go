@@ -121,13 +121,14 @@ func (s Settings) validateServe() error {
 	return nil
 }
 
+// SettingsTemplate is the commented pgparity.yaml written by `pgparity config init`.
+const SettingsTemplate = settingsBase + serveTemplate
+
 // serveTemplate is the commented serve part of SettingsTemplate.
 const serveTemplate = `
-# Shared control plane: a PostgreSQL DSN holding the history store and the job queue of
-# ` + "`pgparity serve`" + ` (several instances share it). "" = the embedded SQLite file (one instance).
-history_dsn: ""
-
-# pgparity serve: HTTP API, scheduler, metrics and dashboard (docs/serve.md).
+# pgparity serve: HTTP API, scheduler, metrics and dashboard (docs/serve.md). Its job queue lives
+# with the history store: in history_dsn's PostgreSQL database (several instances share it), else
+# in the SQLite file (history_path; one instance).
 # server:
 #   listen: 127.0.0.1:8443
 #   tls_cert: server.crt

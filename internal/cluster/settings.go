@@ -18,6 +18,11 @@ import (
 // Settings are the runtime defaults of pgparity.yaml. Command-line flags override them; they
 // override the built-in defaults.
 type Settings struct {
+	// Server and Schedules configure `pgparity serve` (serve_settings.go); nil = not given.
+	// Pointers keep Settings comparable.
+	Server    *ServerSettings `yaml:"server"`
+	Schedules *[]Schedule     `yaml:"schedules"`
+
 	DefaultCluster   string   `yaml:"default_cluster"`
 	ServiceFile      string   `yaml:"service_file"`
 	BlockSize        int      `yaml:"block_size"`
@@ -27,13 +32,10 @@ type Settings struct {
 	ConnectTimeout   Duration `yaml:"connect_timeout"`
 	MaxDiffRows      int      `yaml:"max_diff_rows"`
 	OutputDir        string   `yaml:"output_dir"`
-	// HistoryDSN names the PostgreSQL control-plane database of the history store and of the
-	// serve job queue; "" = the embedded SQLite file (one serve instance).
-	HistoryDSN string `yaml:"history_dsn"`
-	// Server and Schedules configure `pgparity serve` (serve_settings.go); nil = not given.
-	// Pointers keep Settings comparable.
-	Server    *ServerSettings `yaml:"server"`
-	Schedules *[]Schedule     `yaml:"schedules"`
+	// HistoryPath is the SQLite history store ("" = history.DefaultPath()); HistoryDSN, when
+	// set, names a PostgreSQL control-plane database holding the store instead.
+	HistoryPath string `yaml:"history_path"`
+	HistoryDSN  string `yaml:"history_dsn"`
 }
 
 // Duration is a time.Duration written as "30s", "5m" in YAML.
@@ -135,8 +137,8 @@ func (s Settings) Validate() error {
 	return s.validateServe()
 }
 
-// SettingsTemplate is the commented pgparity.yaml written by `pgparity config init`.
-const SettingsTemplate = `# pgparity runtime defaults. Command-line flags override these values;
+// settingsBase is the part of SettingsTemplate before the serve settings.
+const settingsBase = `# pgparity runtime defaults. Command-line flags override these values;
 # these values override the built-in defaults shown here. Unknown keys are an error.
 
 # Cluster used when a command is given no CLUSTER argument.
@@ -169,4 +171,4 @@ max_diff_rows: 0
 
 # Directory for diff files and reports.
 output_dir: .
-` + serveTemplate
+`

@@ -28,7 +28,7 @@ type Options struct {
 	// clusters are defined. Reload reads Env.SettingsFile again.
 	Env *job.Env
 	// StatePath is the SQLite file of the job queue and the history store when history_dsn is
-	// "" (default: history.DefaultPath()).
+	// "" (default: history_path, else history.DefaultPath()).
 	StatePath string
 	Logger    *slog.Logger
 	// Instance names this instance in job records and River (default: host-pid).
@@ -70,6 +70,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Instance == "" {
 		host, _ := os.Hostname()
 		o.Instance = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if o.StatePath == "" {
+		o.StatePath = o.Env.Settings.HistoryPath
 	}
 	if o.StatePath == "" && o.Env.Settings.HistoryDSN == "" {
 		p, err := history.DefaultPath()
