@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,56 @@ func waitJobs(t *testing.T, ts *testServer, schedule, state string, n int) []Job
 	}
 	t.Fatalf("schedule %s: not %d job(s) %s", schedule, n, state)
 	return nil
+}
+
+// TestDrain: Shutdown with a job still running past drain_timeout cancels it and puts it back in
+// the queue (a read-only job restarts); the next server on the same state file runs it to done.
+func TestDrain(t *testing.T) {
+	db, svc := diffTable(t)
+	ts := startServer(t, svc, false, "")
+	ts.cfg.DrainTimeout.Duration = time.Second
+	c := ts.client(t, "")
+	conn := db.Connect(t, "n2")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // test cleanup
+	if _, err := tx.Exec(ctx, "LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	var acc map[string]string
+	ts.call(t, c, "POST", "/v1/jobs", map[string]any{"command": "table-diff", "cluster": "c", "table": "public.t"}, &acc)
+	for {
+		var v JobView
+		ts.call(t, c, "GET", "/v1/jobs/"+acc["id"], nil, &v)
+		if v.Status == StateRunning {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	must(t, took >= time.Second && took < 20*time.Second, "drain took %s", took)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The same state file, a new server: the job is queued again and runs.
+	env := ts.currentEnv()
+	s2, err := New(ctx, Options{Env: env, StatePath: filepath.Join(ts.dir, "state.db"), Logger: ts.log, Instance: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Shutdown(ctx) //nolint:errcheck // test cleanup
+	ts2 := &testServer{Server: s2}
+	v := ts2.wait(t, c, acc["id"])
+	must(t, v.Status == StateDone && *v.ExitCode == 1 && v.Instance == "second", "after restart: %+v", v)
 }

@@ -59,6 +59,8 @@ type Server struct {
 	addr, metricsAddr   string
 	stopSched           context.CancelFunc
 	schedDone           chan struct{}
+	shutdown            sync.Once
+	shutdownErr         error
 }
 
 // New opens the control plane (migrating River's tables and the history store) and checks the
@@ -80,6 +82,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 		o.StatePath = p
+	}
+	if o.Env.Settings.HistoryDSN == "" && o.Env.Settings.HistoryPath != o.StatePath {
+		// Jobs record their runs where GET /v1/history reads them.
+		e := *o.Env
+		e.Settings.HistoryPath = o.StatePath
+		o.Env = &e
 	}
 	s := &Server{log: o.Logger, instance: o.Instance, opts: o, metrics: newMetrics()}
 	if err := s.apply(o.Env); err != nil {
@@ -134,6 +142,8 @@ func (s *Server) Reload() error {
 	if err != nil {
 		return err
 	}
+	// The control plane stays what the server started with.
+	env.Settings.HistoryDSN, env.Settings.HistoryPath = cur.Settings.HistoryDSN, cur.Settings.HistoryPath
 	if err := s.apply(env); err != nil {
 		return err
 	}
@@ -197,6 +207,11 @@ func (s *Server) MetricsAddr() string { return s.metricsAddr }
 // Shutdown drains: the scheduler stops, no new job is fetched, running jobs get drain_timeout
 // to finish and are then cancelled (read-only jobs go back to the queue), the listeners close.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Do(func() { s.shutdownErr = s.drain(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) drain(ctx context.Context) error {
 	s.draining.Store(true)
 	if s.stopSched != nil {
 		s.stopSched()
