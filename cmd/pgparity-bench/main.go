@@ -79,7 +79,7 @@ const (
 )
 
 // caseOrder lists the cases in the order a full run measures them.
-var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema"}
+var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "serve"}
 
 type bench struct {
 	sb          *sandbox.Sandbox
@@ -222,6 +222,8 @@ func (b *bench) runCase(ctx context.Context, name string) error {
 		return b.rssCase(ctx)
 	case "schema":
 		return b.schemaCase(ctx)
+	case "serve":
+		return b.serveCase(ctx) // serve.go
 	}
 	return fmt.Errorf("no case %s", name)
 }

@@ -97,14 +97,20 @@ func (s *Server) handlePostJob(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// jobRow reads the job the path's {id} names; it writes the error response itself.
-func (s *Server) jobRow(w http.ResponseWriter, r *http.Request) (*rivertype.JobRow, *jobArgs, bool) {
+// jobRow reads the job the path's {id} names; it writes the error response itself. With cached,
+// the row may be up to rowCacheTTL old.
+func (s *Server) jobRow(w http.ResponseWriter, r *http.Request, cached bool) (*rivertype.JobRow, *jobArgs, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "no such job")
 		return nil, nil, false
 	}
-	row, err := s.queue().JobGet(r.Context(), id)
+	var row *rivertype.JobRow
+	if cached {
+		row, err = s.rows.get(r.Context(), id, s.queue().JobGet)
+	} else {
+		row, err = s.queue().JobGet(r.Context(), id)
+	}
 	if errors.Is(err, river.ErrNotFound) || (err == nil && row.Kind != jobKind) {
 		writeError(w, http.StatusNotFound, "no such job")
 		return nil, nil, false
@@ -122,13 +128,13 @@ func (s *Server) jobRow(w http.ResponseWriter, r *http.Request) (*rivertype.JobR
 }
 
 func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
-	if row, args, ok := s.jobRow(w, r); ok {
+	if row, args, ok := s.jobRow(w, r, true); ok {
 		writeJSON(w, http.StatusOK, view(row, args))
 	}
 }
 
 func (s *Server) handleCancelJob(w http.ResponseWriter, r *http.Request) {
-	row, args, ok := s.jobRow(w, r)
+	row, args, ok := s.jobRow(w, r, false)
 	if !ok {
 		return
 	}
@@ -164,7 +170,7 @@ func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleJobFile(w http.ResponseWriter, r *http.Request) {
-	row, args, ok := s.jobRow(w, r)
+	row, args, ok := s.jobRow(w, r, true)
 	if !ok {
 		return
 	}

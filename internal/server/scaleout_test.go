@@ -201,9 +201,17 @@ server:
 		t.Fatal(err)
 	}
 	defer cp.Close(ctx)
+	// (River marks a row completed shortly after its job returned: the result record came first.)
 	var rows, completed int
-	if err := cp.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE state = 'completed') FROM pgparity_queue.river_job").Scan(&rows, &completed); err != nil {
-		t.Fatal(err)
+	var states string
+	for wait := time.Now().Add(30 * time.Second); time.Now().Before(wait); time.Sleep(200 * time.Millisecond) {
+		if err := cp.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 'completed'),
+ string_agg(id || ':' || state || ':' || attempt, ' ' ORDER BY id) FROM pgparity_queue.river_job`).Scan(&rows, &completed, &states); err != nil {
+			t.Fatal(err)
+		}
+		if completed == 30 {
+			break
+		}
 	}
-	must(t, rows == 30 && completed == 30, "river_job: %d rows, %d completed", rows, completed)
+	must(t, rows == 30 && completed == 30, "river_job: %d rows, %d completed: %s", rows, completed, states)
 }

@@ -52,6 +52,7 @@ type Server struct {
 	metrics *metrics
 	tls     *tls.Config
 
+	rows     rowCache // job rows for GET /v1/jobs/{id}
 	running  atomic.Int64
 	draining atomic.Bool
 
