@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -110,8 +111,15 @@ func TestMTLSRolesAndTableDiff(t *testing.T) {
 // anything is queued; a --where that is not a plain expression fails the job with exit 2.
 func TestInputValidation(t *testing.T) {
 	_, svc := diffTable(t)
-	ts := startServer(t, svc, false, "")
+	ts := startServerWith(t, svc, false, "  metrics_listen: 127.0.0.1:0\n", "")
 	c := ts.client(t, "")
+	// The plain metrics listener serves /metrics and nothing else.
+	resp, err := http.Get("http://" + ts.MetricsAddr() + "/metrics")
+	must(t, err == nil && resp.StatusCode == 200, "metrics listener: %v", err)
+	resp.Body.Close()
+	resp, err = http.Get("http://" + ts.MetricsAddr() + "/v1/jobs")
+	must(t, err == nil && resp.StatusCode == 404, "metrics listener serves /v1/jobs: %v %v", err, resp)
+	resp.Body.Close()
 	for _, tc := range []struct {
 		req  map[string]any
 		want string
@@ -173,4 +181,31 @@ func TestCancel(t *testing.T) {
 	must(t, ts.call(t, c, "DELETE", "/v1/jobs/"+acc["id"], nil, &v) == 202 && v.Status == "cancelling", "cancel: %+v", v)
 	v = ts.wait(t, c, acc["id"])
 	must(t, v.Status == StateCancelled && *v.ExitCode == 130, "cancelled job: %+v", v)
+}
+
+// TestSchemaDiffAndRepairJobs: a schema-diff job lists each differing table's diff file; an
+// admin's table-repair job of a table-diff job's file makes the nodes equal.
+func TestSchemaDiffAndRepairJobs(t *testing.T) {
+	_, svc := diffTable(t)
+	ts := startServer(t, svc, false, "")
+	c := ts.client(t, "")
+	run := func(req map[string]any) JobView {
+		t.Helper()
+		var acc map[string]string
+		if code := ts.call(t, c, "POST", "/v1/jobs", req, &acc); code != 202 {
+			t.Fatalf("POST %v: %d %v", req, code, acc)
+		}
+		return ts.wait(t, c, acc["id"])
+	}
+	sd := run(map[string]any{"command": "schema-diff", "cluster": "c", "schema": "public"})
+	must(t, sd.Status == StateDone && *sd.ExitCode == 1 && sd.Files["diff:t"] == "/v1/jobs/"+sd.ID+"/files/diff:t" &&
+		len(sd.Tables) == 1 && sd.Tables[0].Table == "public.t" && sd.Tables[0].DifferingKeys == 2, "schema-diff: %+v", sd)
+
+	td := run(map[string]any{"command": "table-diff", "cluster": "c", "table": "public.t"})
+	rel, err := filepath.Rel(filepath.Join(ts.dir, "out"), td.DiffFile)
+	must(t, err == nil && td.Status == StateDone, "table-diff: %+v %v", td, err)
+	rp := run(map[string]any{"command": "table-repair", "diff_file": rel, "options": map[string]any{"source-of-truth": "n1"}})
+	must(t, rp.Status == StateDone && *rp.ExitCode == 0 && rp.Files["report"] != "" && rp.Files["undo"] != "", "repair: %+v", rp)
+	again := run(map[string]any{"command": "table-diff", "cluster": "c", "table": "public.t"})
+	must(t, again.Status == StateDone && *again.ExitCode == 0, "after the repair: %+v", again)
 }

@@ -73,6 +73,12 @@ type testServer struct {
 // ops-bot (operator) and root-bot (admin) have certificates.
 func startServer(t *testing.T, svcFile string, tlsOn bool, yaml string) *testServer {
 	t.Helper()
+	return startServerWith(t, svcFile, tlsOn, "", yaml)
+}
+
+// startServerWith is startServer with more keys of the server section (indented by 2).
+func startServerWith(t *testing.T, svcFile string, tlsOn bool, serverExtra, yaml string) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{dir: dir, svcFile: svcFile, clients: map[string][]byte{}, keys: map[string][]byte{}}
 	server := "server:\n  listen: 127.0.0.1:0\n  insecure: true\n"
@@ -89,7 +95,7 @@ func startServer(t *testing.T, svcFile string, tlsOn bool, yaml string) *testSer
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	text := "output_dir: " + out + "\nconcurrency: 2\n" + server + yaml
+	text := "output_dir: " + out + "\nconcurrency: 2\n" + server + serverExtra + yaml
 	ts.yamlPath = writeFile(t, dir, "pgparity.yaml", []byte(text))
 	env, err := job.LoadEnv(ts.yamlPath, svcFile)
 	if err != nil {
