@@ -125,16 +125,23 @@ func (w *worker) Work(riverCtx context.Context, j *river.Job[jobArgs]) error {
 	return s.finish(ctx, j, rec, out, runErr)
 }
 
-// busy is a job that cannot have its locks: a scheduled run whose previous run still runs is
-// skipped; otherwise the job waits and tries again (snoozing does not use up attempts).
+// busy is a job that cannot have its locks (keys: the job's own first, then its schedule's,
+// then its nodes'). A copy of a job still running elsewhere waits for it; a scheduled run whose
+// previous run still runs is skipped; a job waiting for node slots tries again in 2 s (snoozing
+// does not use up attempts).
 func (s *Server) busy(ctx context.Context, j *river.Job[jobArgs], keys []lockKey) error {
-	if j.Args.Schedule != "" {
-		probe := []lockKey{keys[1]}
-		if release, ok, err := s.locks.TryAcquire(ctx, probe); err == nil && !ok {
-			return s.finish(ctx, j, &record{State: StateSkipped, StartedAt: time.Now().UTC()}, nil, errSkipped)
-		} else if ok {
+	probe := func(k lockKey) bool {
+		release, ok, err := s.locks.TryAcquire(ctx, []lockKey{k})
+		if ok {
 			release()
 		}
+		return ok || err != nil
+	}
+	if !probe(keys[0]) {
+		return river.JobSnooze(s.config().JobRescueAfter.Duration / 2)
+	}
+	if j.Args.Schedule != "" && !probe(keys[1]) {
+		return s.finish(ctx, j, &record{State: StateSkipped, StartedAt: time.Now().UTC()}, nil, errSkipped)
 	}
 	return river.JobSnooze(2 * time.Second)
 }
