@@ -3,11 +3,13 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,4 +216,50 @@ server:
 		}
 	}
 	must(t, rows == 30 && completed == 30, "river_job: %d rows, %d completed: %s", rows, completed, states)
+}
+
+// TestScheduleOncePerTick: two instances on one PostgreSQL control plane with the same schedule
+// enqueue each tick once (River's unique insert by schedule and tick).
+func TestScheduleOncePerTick(t *testing.T) {
+	_, svc := diffTable(t)
+	ctl := sandbox.NewDB(t)
+	yaml := fmt.Sprintf("history_dsn: %q\nschedules:\n  - {name: tick, every: 1s, jitter: 300ms, command: table-diff, cluster: c, table: public.t}\n", ctl.ConnString("n1"))
+	a := startServer(t, svc, false, yaml)
+	b := startServer(t, svc, false, yaml)
+	time.Sleep(6 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	jobs, err := a.ListJobs(ctx, "", "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromB, _ := b.ListJobs(ctx, "", "", 1000)
+	must(t, len(jobs) == len(fromB), "the instances see different queues: %d and %d jobs", len(jobs), len(fromB))
+	ticks := map[int64]string{}
+	for _, j := range jobs {
+		row, err := a.queue().JobGet(ctx, mustID(t, j.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var args jobArgs
+		if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
+			t.Fatal(err)
+		}
+		if prev, dup := ticks[args.Tick]; dup {
+			t.Errorf("tick %d enqueued twice: jobs %s and %s", args.Tick, prev, j.ID)
+		}
+		ticks[args.Tick] = j.ID
+	}
+	// One run at a time: ticks while a run is queued or running are skipped, so there are
+	// at most as many jobs as seconds, and at least two.
+	must(t, len(ticks) >= 2 && len(ticks) <= 7, "%d ticks enqueued in 6 s", len(ticks))
+}
+
+func mustID(t *testing.T, id string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -132,7 +132,7 @@ func (s *Server) enqueueTick(ctx context.Context, sc *schedule) {
 	for _, row := range active.Jobs {
 		var a jobArgs
 		if json.Unmarshal(row.EncodedArgs, &a) == nil && a.Tick != tick.Unix() {
-			s.log.Warn("schedule: previous run still queued or running; tick skipped", "schedule", sc.cfg.Name, "tick", tick, "job", row.ID)
+			s.log.Info("schedule: previous run still queued or running; tick skipped", "schedule", sc.cfg.Name, "tick", tick, "job", row.ID)
 			return
 		}
 	}
