@@ -50,12 +50,27 @@ func (m *metrics) observe(command string, rec *record, took time.Duration) {
 	if rec.Outcome == nil || rec.FinishedAt == nil {
 		return
 	}
-	for _, t := range rec.Outcome.Tables {
+	m.setTables(command, rec.Outcome.Tables, *rec.FinishedAt)
+}
+
+// seed sets the table gauges from finished jobs (newest first), so that a restarted instance
+// reports the last verdicts at once instead of no series until the next check.
+func (m *metrics) seed(jobs []JobView) {
+	for i := len(jobs) - 1; i >= 0; i-- {
+		if j := jobs[i]; j.FinishedAt != nil {
+			m.setTables(j.Command, j.Tables, *j.FinishedAt)
+		}
+	}
+}
+
+// setTables sets the gauges of the tables a job finished at finished reached a verdict on.
+func (m *metrics) setTables(command string, tables []TableResult, finished time.Time) {
+	for _, t := range tables {
 		if t.Status != "match" && t.Status != "differ" {
 			continue // a partial or failed check says nothing about the whole table
 		}
 		m.differingKeys.WithLabelValues(t.Cluster, t.Table).Set(float64(t.DifferingKeys))
-		m.lastCheck.WithLabelValues(t.Cluster, t.Table, command).Set(float64(rec.FinishedAt.UnixNano()) / 1e9)
+		m.lastCheck.WithLabelValues(t.Cluster, t.Table, command).Set(float64(finished.UnixNano()) / 1e9)
 	}
 }
 

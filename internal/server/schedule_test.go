@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestScheduleRunsAndMetrics: a schedule every 2 s runs table-diff; the metrics show the
@@ -173,4 +175,20 @@ func TestDrain(t *testing.T) {
 	ts2 := &testServer{Server: s2}
 	v := ts2.wait(t, c, acc["id"])
 	must(t, v.Status == StateDone && *v.ExitCode == 1 && v.Instance == "second", "after restart: %+v", v)
+
+	// A restarted server reports the last verdicts at once (seeded from the queue).
+	if err := s2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := New(ctx, Options{Env: env, StatePath: filepath.Join(ts.dir, "state.db"), Logger: ts.log, Instance: "third"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Shutdown(ctx) //nolint:errcheck // test cleanup
+	keys := testutil.ToFloat64(s3.metrics.differingKeys.WithLabelValues("c", "public.t"))
+	last := testutil.ToFloat64(s3.metrics.lastCheck.WithLabelValues("c", "public.t", "table-diff"))
+	must(t, keys == 2 && last == float64(v.FinishedAt.UnixNano())/1e9, "seeded gauges: %v keys, last check %v (job finished %v)", keys, last, v.FinishedAt)
 }

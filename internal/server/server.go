@@ -181,6 +181,11 @@ func (s *Server) Start(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("job queue: %w", err)
 	}
+	if jobs, err := s.ListJobs(ctx, "", "", 1000); err == nil {
+		s.metrics.seed(jobs)
+	} else {
+		s.log.Warn("metrics: not seeded from earlier jobs", "err", err)
+	}
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go s.httpSrv.Serve(ln) //nolint:errcheck // ends with Shutdown
 	if cfg.MetricsListen != "" {
