@@ -80,7 +80,7 @@ const (
 )
 
 // caseOrder lists the cases in the order a full run measures them.
-var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "verify"}
+var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "verify", "serve"}
 
 type bench struct {
 	sb          *sandbox.Sandbox
@@ -225,6 +225,8 @@ func (b *bench) runCase(ctx context.Context, name string) error {
 		return b.schemaCase(ctx)
 	case "verify":
 		return b.verifyCase(ctx)
+	case "serve":
+		return b.serveCase(ctx) // serve.go
 	}
 	return fmt.Errorf("no case %s", name)
 }

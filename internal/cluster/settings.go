@@ -18,6 +18,11 @@ import (
 // Settings are the runtime defaults of pgparity.yaml. Command-line flags override them; they
 // override the built-in defaults.
 type Settings struct {
+	// Server and Schedules configure `pgparity serve` (serve_settings.go); nil = not given.
+	// Pointers keep Settings comparable.
+	Server    *ServerSettings `yaml:"server"`
+	Schedules *[]Schedule     `yaml:"schedules"`
+
 	DefaultCluster   string   `yaml:"default_cluster"`
 	ServiceFile      string   `yaml:"service_file"`
 	BlockSize        int      `yaml:"block_size"`
@@ -129,11 +134,11 @@ func (s Settings) Validate() error {
 	case s.StatementTimeout.Duration < 0 || s.ConnectTimeout.Duration < 0:
 		return fmt.Errorf("timeouts must not be negative")
 	}
-	return nil
+	return s.validateServe()
 }
 
-// SettingsTemplate is the commented pgparity.yaml written by `pgparity config init`.
-const SettingsTemplate = `# pgparity runtime defaults. Command-line flags override these values;
+// settingsBase is the part of SettingsTemplate before the serve settings.
+const settingsBase = `# pgparity runtime defaults. Command-line flags override these values;
 # these values override the built-in defaults shown here. Unknown keys are an error.
 
 # Cluster used when a command is given no CLUSTER argument.
