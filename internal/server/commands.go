@@ -35,6 +35,8 @@ type Outcome struct {
 	DiffFile string            `json:"diff_file,omitempty"`
 	// Metrics are the per-table results the metrics and the dashboard show.
 	Tables []TableResult `json:"tables,omitempty"`
+	// Pairs are a verify job's publisher -> subscriber pairs, for the lag and coverage metrics.
+	Pairs []PairResult `json:"pairs,omitempty"`
 }
 
 // TableResult is one table's verdict in a job, for metrics and the dashboard.
@@ -74,6 +76,7 @@ var commands = map[string]command{
 	"table-diff":   {Role: cluster.RoleOperator, ReadOnly: true, Prepare: prepareTableDiff},
 	"schema-diff":  {Role: cluster.RoleOperator, ReadOnly: true, Prepare: prepareSchemaDiff},
 	"table-repair": {Role: cluster.RoleAdmin, Prepare: prepareTableRepair},
+	"verify":       {Role: cluster.RoleOperator, ReadOnly: true, Prepare: prepareVerify},
 }
 
 // commandNames lists the accepted commands, sorted, for messages.

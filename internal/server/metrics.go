@@ -51,6 +51,12 @@ func (m *metrics) observe(command string, rec *record, took time.Duration) {
 		return
 	}
 	m.setTables(command, rec.Outcome.Tables, *rec.FinishedAt)
+	for _, p := range rec.Outcome.Pairs {
+		m.VerifyLag.WithLabelValues(p.Cluster, p.Publisher, p.Subscriber).Set(float64(p.LagBytes))
+		if p.Coverage >= 0 {
+			m.VerifyCoverage.WithLabelValues(p.Cluster, p.Publisher, p.Subscriber).Set(p.Coverage)
+		}
+	}
 }
 
 // seed sets the table gauges from finished jobs (newest first), so that a restarted instance

@@ -157,7 +157,7 @@ func (s *Server) finish(ctx context.Context, j *river.Job[jobArgs], rec *record,
 		rec.State, rec.Error = StateSkipped, err.Error()
 	case ctx.Err() != nil:
 		rec.State, rec.Error = StateCancelled, "cancelled"
-	case code <= 1:
+	case code <= 1 || code == 4: // a verdict: match, differ, inconclusive
 		rec.State = StateDone
 	default:
 		rec.State, rec.Error = StateFailed, err.Error()
@@ -187,6 +187,8 @@ func exitCode(ctx context.Context, err error) int {
 		return 130
 	case errors.Is(err, fault.ErrDiffer):
 		return 1
+	case errors.Is(err, fault.ErrInconclusive):
+		return 4
 	case fault.IsInput(err):
 		return 2
 	default:

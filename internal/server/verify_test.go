@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgparity/pgparity/internal/sandbox"
+)
+
+// TestVerifyJob: a verify job through the API confirms the key changed on the subscriber (exit
+// 1, done), fills the lag and coverage metrics of the pair, and with the subscription disabled
+// ends done with exit 4 (inconclusive), claiming nothing.
+func TestVerifyJob(t *testing.T) {
+	db := sandbox.NewDB(t)
+	db.Exec(t, `CREATE TABLE public.acc (id int PRIMARY KEY, note text)`)
+	db.Exec(t, `INSERT INTO public.acc SELECT g, 'row ' || g FROM generate_series(1, 300) g; CREATE PUBLICATION p FOR TABLE public.acc`, "n1")
+	port := 0
+	for _, n := range db.Sandbox.Nodes {
+		if n.Name == "n1" {
+			port = n.Port
+		}
+	}
+	sub := "s_" + db.Name
+	db.Exec(t, fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=%d user=%s password=%s dbname=%s' PUBLICATION p",
+		sub, port, sandbox.Superuser, db.Sandbox.Password, db.Name), "n2")
+	t.Cleanup(func() { db.Exec(t, "DROP SUBSCRIPTION "+sub, "n2") })
+	conn := db.Connect(t, "n2")
+	for synced, deadline := false, time.Now().Add(time.Minute); !synced; time.Sleep(100 * time.Millisecond) {
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) > 0 AND bool_and(srsubstate = 'r') FROM pg_catalog.pg_subscription_rel").Scan(&synced); err != nil || time.Now().After(deadline) {
+			t.Fatalf("initial sync: %v", err)
+		}
+	}
+	db.Exec(t, `SET session_replication_role = replica; UPDATE public.acc SET note = 'drift' WHERE id = 42`, "n2")
+
+	ts := startServer(t, db.ServiceFile(t, "c"), false, "")
+	c := ts.client(t, "")
+	run := func(req map[string]any) JobView {
+		t.Helper()
+		var acc map[string]string
+		if code := ts.call(t, c, "POST", "/v1/jobs", req, &acc); code != 202 {
+			t.Fatalf("POST %v: %d %v", req, code, acc)
+		}
+		return ts.wait(t, c, acc["id"])
+	}
+	v := run(map[string]any{"command": "verify", "cluster": "c", "table": "public.acc", "options": map[string]any{"max-wait": "20s"}})
+	must(t, v.Status == StateDone && *v.ExitCode == 1 && len(v.Tables) == 1 && v.Tables[0].Table == "public.acc" &&
+		v.Tables[0].Status == "differ" && v.Tables[0].DifferingKeys == 1 && v.DiffFile != "", "verify job: %+v", v)
+	resp, err := c.Get(ts.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`pgparity_verify_coverage_ratio{cluster="c",publisher="n1",subscriber="n2"} 1`,
+		`pgparity_verify_lag_bytes{cluster="c",publisher="n1",subscriber="n2"} `,
+		`pgparity_table_differing_keys{cluster="c",table="public.acc"} 1`,
+		`pgparity_runs_total{command="verify",status="done"} 1`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	db.Exec(t, "ALTER SUBSCRIPTION "+sub+" DISABLE", "n2")
+	v = run(map[string]any{"command": "verify", "cluster": "c", "options": map[string]any{"max-wait": "5s"}})
+	must(t, v.Status == StateDone && *v.ExitCode == 4 && len(v.Tables) == 1 && v.Tables[0].Status == "inconclusive" &&
+		v.Tables[0].DifferingKeys == 0, "verify job, subscription disabled: %+v", v)
+
+	var bad map[string]any
+	code := ts.call(t, c, "POST", "/v1/jobs", map[string]any{"command": "verify", "cluster": "c", "options": map[string]any{"min-coverage": 150}}, &bad)
+	must(t, code == 400, "verify with min-coverage 150: %d %v", code, bad)
+}
