@@ -1,0 +1,338 @@
+package cdc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgparity/pgparity/internal/cluster"
+)
+
+// fencePrefix is the prefix of the logical decoding messages that end a drain.
+const fencePrefix = "pgparity"
+
+// statusInterval is how often a consumer tells the server its position while waiting.
+const statusInterval = 10 * time.Second
+
+// Drain brings node p's change marks up to date (cdc tracker; a no-op for the trigger tracker,
+// whose marks commit with the changes). It writes a transactional fence message, then reads the
+// slot until it has decoded the commit of that very message: every transaction committed before
+// the fence has then left its marks, committed, and the slot is confirmed up to there. It never
+// stops on silence. When another consumer (`mtree listen`) holds the slot, it waits until that
+// consumer has confirmed past the fence instead.
+func Drain(ctx context.Context, p *cluster.Pool) error {
+	kind, err := Kind(ctx, p)
+	if err != nil || kind != CDC {
+		return err
+	}
+	slot, err := SlotName(ctx, p)
+	if err != nil {
+		return err
+	}
+	token := randomToken()
+	var fence pglogrepl.LSN
+	if err := p.QueryRow(ctx, "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", fencePrefix, token).Scan(&fence); err != nil {
+		return nodeErr(p, "write the fence", err)
+	}
+	var active *bool
+	if err := p.QueryRow(ctx, "SELECT (SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)", slot).Scan(&active); err != nil {
+		return nodeErr(p, "look for slot "+slot, err)
+	}
+	if active == nil {
+		return nodeErr(p, "drain", fmt.Errorf("slot %s is missing: run `pgparity mtree teardown` and `mtree init` again, then build", slot))
+	}
+	if *active {
+		return waitConfirmed(ctx, p, slot, fence)
+	}
+	return consume(ctx, p, slot, token)
+}
+
+// waitConfirmed waits until the slot is confirmed at or past lsn by its running consumer.
+func waitConfirmed(ctx context.Context, p *cluster.Pool, slot string, lsn pglogrepl.LSN) error {
+	for {
+		var confirmed *string
+		if err := p.QueryRow(ctx, "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", slot).Scan(&confirmed); err != nil {
+			return nodeErr(p, "read slot "+slot, err)
+		}
+		if confirmed != nil {
+			if c, err := pglogrepl.ParseLSN(*confirmed); err == nil && c >= lsn {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Listen consumes node p's slot until ctx ends, recording marks and confirming each transaction
+// once its marks are committed. It returns nil when ctx is cancelled.
+func Listen(ctx context.Context, p *cluster.Pool) error {
+	slot, err := SlotName(ctx, p)
+	if err != nil {
+		return err
+	}
+	err = consume(ctx, p, slot, "")
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func randomToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// consume streams the slot from its confirmed position. With a token it stops after the commit
+// of the transaction holding the fence message with that token; without, when ctx ends.
+func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
+	cfg := p.Config().ConnConfig.Config.Copy()
+	cfg.RuntimeParams["replication"] = "database"
+	delete(cfg.RuntimeParams, "plan_cache_mode")
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nodeErr(p, "open a replication connection", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	err = pglogrepl.StartReplication(ctx, conn, slot, 0, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", "publication_names '" + Publication + "'", "messages 'true'"},
+	})
+	if err != nil {
+		return nodeErr(p, "start replication from slot "+slot, err)
+	}
+	d := newDecoder(p)
+	var confirmed pglogrepl.LSN
+	nextStatus := time.Now().Add(statusInterval)
+	status := func() error {
+		nextStatus = time.Now().Add(statusInterval)
+		return pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: confirmed})
+	}
+	for {
+		if time.Now().After(nextStatus) && confirmed > 0 {
+			if err := status(); err != nil {
+				return nodeErr(p, "confirm slot "+slot, err)
+			}
+		}
+		rctx, cancel := context.WithDeadline(ctx, nextStatus)
+		raw, err := conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && pgconn.Timeout(err) {
+				nextStatus = time.Now() // time to report our position
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return nodeErr(p, "read slot "+slot, err)
+		}
+		if e, ok := raw.(*pgproto3.ErrorResponse); ok {
+			return nodeErr(p, "read slot "+slot, pgconn.ErrorResponseToPgError(e))
+		}
+		cd, ok := raw.(*pgproto3.CopyData)
+		if !ok || len(cd.Data) == 0 {
+			continue
+		}
+		switch cd.Data[0] {
+		case pglogrepl.PrimaryKeepaliveMessageByteID:
+			ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(cd.Data[1:])
+			if err != nil {
+				return nodeErr(p, "read slot "+slot, err)
+			}
+			if ka.ReplyRequested {
+				nextStatus = time.Time{}
+			}
+		case pglogrepl.XLogDataByteID:
+			x, err := pglogrepl.ParseXLogData(cd.Data[1:])
+			if err != nil {
+				return nodeErr(p, "read slot "+slot, err)
+			}
+			done, end, err := d.handle(ctx, x.WALData, token)
+			if err != nil {
+				return err
+			}
+			if end > 0 { // a transaction's marks are committed: it may be confirmed
+				confirmed = end
+				if err := status(); err != nil {
+					return nodeErr(p, "confirm slot "+slot, err)
+				}
+			}
+			if done {
+				_, err := pglogrepl.SendStandbyCopyDone(ctx, conn)
+				if err != nil && !errors.Is(err, context.Canceled) {
+					return nodeErr(p, "end replication", err)
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// relation is what the decoder knows of a published table.
+type relation struct {
+	cols   []string
+	keyPos []int // positions of the tree's key columns in the relation's columns; nil = unknown
+}
+
+// decoder turns pgoutput messages into marks, one transaction at a time: keys are buffered per
+// table up to MaxKeys, past which the table gets one whole-table mark instead.
+type decoder struct {
+	p     *cluster.Pool
+	rels  map[uint32]*relation
+	keys  map[uint32][][]string
+	whole map[uint32]bool
+	fence bool
+}
+
+func newDecoder(p *cluster.Pool) *decoder {
+	return &decoder{p: p, rels: map[uint32]*relation{}, keys: map[uint32][][]string{}, whole: map[uint32]bool{}}
+}
+
+// handle decodes one message. At a commit it writes the transaction's marks and returns the end
+// position it may confirm; done says the fence with token was committed.
+func (d *decoder) handle(ctx context.Context, data []byte, token string) (done bool, end pglogrepl.LSN, err error) {
+	msg, err := pglogrepl.Parse(data)
+	if err != nil {
+		return false, 0, nodeErr(d.p, "decode the change stream", err)
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		if err := d.relation(ctx, m); err != nil {
+			return false, 0, err
+		}
+	case *pglogrepl.InsertMessage:
+		d.mark(m.RelationID, m.Tuple, nil)
+	case *pglogrepl.UpdateMessage:
+		d.mark(m.RelationID, m.NewTuple, m.OldTuple)
+		if m.OldTuple != nil {
+			d.mark(m.RelationID, m.OldTuple, nil)
+		}
+	case *pglogrepl.DeleteMessage:
+		d.mark(m.RelationID, m.OldTuple, nil)
+	case *pglogrepl.TruncateMessage:
+		for _, id := range m.RelationIDs {
+			d.whole[id] = true
+		}
+	case *pglogrepl.LogicalDecodingMessage:
+		if token != "" && m.Prefix == fencePrefix && string(m.Content) == token {
+			d.fence = true
+		}
+	case *pglogrepl.CommitMessage:
+		if err := d.flush(ctx); err != nil {
+			return false, 0, err
+		}
+		done = d.fence
+		d.fence = false
+		return done, m.TransactionEndLSN, nil
+	}
+	return false, 0, nil
+}
+
+// relation learns a table's columns and the positions of its tree's key.
+func (d *decoder) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
+	r := &relation{}
+	for _, c := range m.Columns {
+		r.cols = append(r.cols, c.Name)
+	}
+	d.rels[m.RelationID] = r
+	return d.resolve(ctx, m.RelationID, r)
+}
+
+// resolve finds the positions of the tree's key columns; without a tree (not built yet, or lost
+// in a crash) they stay unknown and the table's changes become whole-table marks.
+func (d *decoder) resolve(ctx context.Context, id uint32, r *relation) error {
+	var key []string
+	err := d.p.QueryRow(ctx, "SELECT key_columns FROM pgparity.trees WHERE relid = $1", id).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return nodeErr(d.p, "read the tree of a published table", err)
+	}
+	var pos []int
+	for _, k := range key {
+		for i, c := range r.cols {
+			if c == k {
+				pos = append(pos, i)
+			}
+		}
+	}
+	if len(pos) == len(key) {
+		r.keyPos = pos
+	}
+	return nil
+}
+
+// mark records the key of tuple (for an UPDATE whose key column is an unchanged TOASTed value,
+// the old key stands for it); anything it cannot read becomes a whole-table mark.
+func (d *decoder) mark(rel uint32, tuple, old *pglogrepl.TupleData) {
+	if d.whole[rel] {
+		return
+	}
+	r := d.rels[rel]
+	if r == nil || r.keyPos == nil || tuple == nil {
+		d.whole[rel] = true
+		return
+	}
+	k := make([]string, len(r.keyPos))
+	for i, pos := range r.keyPos {
+		if pos >= len(tuple.Columns) || tuple.Columns[pos].DataType != pglogrepl.TupleDataTypeText {
+			if old != nil {
+				return // unchanged key: the old key is marked by the caller
+			}
+			d.whole[rel] = true
+			return
+		}
+		k[i] = string(tuple.Columns[pos].Data)
+	}
+	if len(d.keys[rel]) >= MaxKeys {
+		d.whole[rel] = true
+		delete(d.keys, rel)
+		return
+	}
+	d.keys[rel] = append(d.keys[rel], k)
+}
+
+// flush writes the transaction's marks (one COPY, committed on return) and forgets them.
+func (d *decoder) flush(ctx context.Context) error {
+	var rows [][]any
+	for rel := range d.whole {
+		rows = append(rows, []any{rel, nil})
+	}
+	for rel, keys := range d.keys {
+		if d.whole[rel] {
+			continue
+		}
+		for _, k := range keys {
+			rows = append(rows, []any{rel, k})
+		}
+	}
+	d.keys, d.whole = map[uint32][][]string{}, map[uint32]bool{}
+	for id, r := range d.rels {
+		if r.keyPos == nil { // a tree built meanwhile is used from the next transaction on
+			if err := d.resolve(ctx, id, r); err != nil {
+				return err
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := d.p.CopyFrom(ctx, pgx.Identifier{"pgparity", "marks"}, []string{"tree", "k"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return nodeErr(d.p, "write change marks", err)
+	}
+	return nil
+}
