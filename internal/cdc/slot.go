@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -127,4 +128,37 @@ func untrackCDC(ctx context.Context, p *cluster.Pool, schema, table string) erro
 		}
 	}
 	return nil
+}
+
+// SlotStatus is the tracker's slot on one node.
+type SlotStatus struct {
+	Name          string `json:"name"`
+	Active        bool   `json:"active"`
+	RetainedBytes int64  `json:"retained_wal_bytes"` // WAL kept for the slot (from its restart position)
+	PendingBytes  int64  `json:"pending_wal_bytes"`  // WAL written since its confirmed position
+}
+
+// Slot returns the node's slot status, or nil when it has none.
+func Slot(ctx context.Context, p *cluster.Pool) (*SlotStatus, error) {
+	name, err := SlotName(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := p.Query(ctx, `SELECT active, coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn), 0)::bigint,
+  coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint
+FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, name)
+	if err != nil {
+		return nil, nodeErr(p, "read slot "+name, err)
+	}
+	s, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (*SlotStatus, error) {
+		s := &SlotStatus{Name: name}
+		return s, r.Scan(&s.Active, &s.RetainedBytes, &s.PendingBytes)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, nodeErr(p, "read slot "+name, err)
+	}
+	return s, nil
 }

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"golang.org/x/sync/errgroup"
@@ -220,3 +221,48 @@ func RunMtreeTeardown(ctx context.Context, env *Env, o Mtree) error {
 }
 
 var errNoCDC = fault.Input("no node of the cluster uses the cdc tracker: nothing to listen to (the trigger tracker records changes by itself)")
+
+// MtreeNodeStatus is one node's tracker, slot and trees.
+type MtreeNodeStatus struct {
+	Node    string              `json:"node"`
+	Tracker string              `json:"tracker"`
+	Slot    *cdc.SlotStatus     `json:"slot,omitempty"`
+	Trees   []merkle.TreeStatus `json:"trees"`
+}
+
+// MtreeStatus is the status of every node, with warnings (e.g. a slot retaining too much WAL).
+type MtreeStatus struct {
+	Nodes    []MtreeNodeStatus `json:"nodes"`
+	Warnings []string          `json:"warnings,omitempty"`
+}
+
+// RunMtreeStatus reads every node's tracker, slot and trees; a slot retaining more than warnBytes
+// of WAL is warned about.
+func RunMtreeStatus(ctx context.Context, env *Env, o Mtree, warnBytes int64) (*MtreeStatus, error) {
+	_, pools, err := env.Connect(ctx, o.Cluster, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer pools.Close()
+	out := &MtreeStatus{}
+	for _, p := range pools {
+		ns := MtreeNodeStatus{Node: p.Node.Name, Trees: []merkle.TreeStatus{}}
+		if ns.Tracker, err = cdc.Kind(ctx, p); err != nil {
+			return nil, err
+		}
+		if ns.Slot, err = cdc.Slot(ctx, p); err != nil {
+			return nil, err
+		}
+		if ns.Slot != nil && ns.Slot.RetainedBytes > warnBytes {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("slot %s on node %s retains %d MB of WAL (more than %d MB): run `pgparity mtree listen` or `mtree update`, or `mtree teardown` if the trees are no longer used",
+				ns.Slot.Name, p.Node.Name, ns.Slot.RetainedBytes>>20, warnBytes>>20))
+		}
+		trees, err := merkle.Status(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		ns.Trees = append(ns.Trees, trees...)
+		out.Nodes = append(out.Nodes, ns)
+	}
+	return out, nil
+}
