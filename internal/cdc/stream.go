@@ -42,30 +42,24 @@ func Drain(ctx context.Context, p *cluster.Pool) error {
 	if err := p.QueryRow(ctx, "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", fencePrefix, token).Scan(&fence); err != nil {
 		return nodeErr(p, "write the fence", err)
 	}
-	var active *bool
-	if err := p.QueryRow(ctx, "SELECT (SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)", slot).Scan(&active); err != nil {
-		return nodeErr(p, "look for slot "+slot, err)
-	}
-	if active == nil {
-		return nodeErr(p, "drain", fmt.Errorf("slot %s is missing: run `pgparity mtree teardown` and `mtree init` again, then build", slot))
-	}
-	if *active {
-		return waitConfirmed(ctx, p, slot, fence)
-	}
-	return consume(ctx, p, slot, token)
-}
-
-// waitConfirmed waits until the slot is confirmed at or past lsn by its running consumer.
-func waitConfirmed(ctx context.Context, p *cluster.Pool, slot string, lsn pglogrepl.LSN) error {
 	for {
-		var confirmed *string
-		if err := p.QueryRow(ctx, "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", slot).Scan(&confirmed); err != nil {
-			return nodeErr(p, "read slot "+slot, err)
+		var active, passed *bool
+		err := p.QueryRow(ctx, `SELECT (SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1),
+  (SELECT confirmed_flush_lsn >= $2::text::pg_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)`, slot, fence.String()).Scan(&active, &passed)
+		if err != nil {
+			return nodeErr(p, "look for slot "+slot, err)
 		}
-		if confirmed != nil {
-			if c, err := pglogrepl.ParseLSN(*confirmed); err == nil && c >= lsn {
-				return nil
+		switch {
+		case active == nil:
+			return nodeErr(p, "drain", fmt.Errorf("slot %s is missing: run `pgparity mtree teardown` and `mtree init` again, then build", slot))
+		case passed != nil && *passed:
+			return nil // a running consumer (mtree listen) confirmed past the fence
+		case !*active:
+			err := consume(ctx, p, slot, token)
+			if !isSlotInUse(err) {
+				return err
 			}
+			// a listener took the slot meanwhile: wait for it instead
 		}
 		select {
 		case <-ctx.Done():
@@ -73,6 +67,12 @@ func waitConfirmed(ctx context.Context, p *cluster.Pool, slot string, lsn pglogr
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// isSlotInUse reports whether err says another process holds the slot.
+func isSlotInUse(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55006"
 }
 
 // Listen consumes node p's slot until ctx ends, recording marks and confirming each transaction

@@ -115,3 +115,40 @@ func Untrack(ctx context.Context, p *cluster.Pool, schema, table string) error {
 func Teardown(ctx context.Context, p *cluster.Pool) error {
 	return dropSlot(ctx, p)
 }
+
+// Check makes sure the node still tracks schema.table: for the trigger tracker its four
+// triggers exist and fire always, for cdc the table is in the publication. A table whose tracking
+// was removed (triggers dropped, publication altered) would otherwise look unchanged forever.
+func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
+	kind, err := Kind(ctx, p)
+	if err != nil {
+		return err
+	}
+	ident := pgx.Identifier{schema, table}.Sanitize()
+	var ok bool
+	if kind != "" {
+		// without a stored tree or without the table there is nothing to check (the tree reports why)
+		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pgparity.trees WHERE schema_name = $1 AND table_name = $2)
+  AND pg_catalog.to_regclass($3) IS NOT NULL`, schema, table, ident).Scan(&ok)
+		if err != nil || !ok {
+			return err
+		}
+	}
+	switch kind {
+	case Trigger:
+		err = p.QueryRow(ctx, `SELECT count(*) = 4 FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1)
+  AND tgname LIKE 'pgparity\_track\_%' AND tgenabled = 'A'`, ident).Scan(&ok)
+	case CDC:
+		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid
+  WHERE pub.pubname = $1 AND pr.prrelid = pg_catalog.to_regclass($2))`, Publication, ident).Scan(&ok)
+	default:
+		return nil // not initialized: the tree reports it
+	}
+	if err != nil {
+		return nodeErr(p, "check the tracking of "+ident, err)
+	}
+	if !ok {
+		return fault.Input("node %s no longer tracks changes of %s (its %s tracking was removed): run `pgparity mtree build` again", p.Node.Name, ident, kind)
+	}
+	return nil
+}

@@ -88,11 +88,17 @@ func mtreeOptions(env *Env, clusterName, schema, table, tool string) merkle.Opti
 	return merkle.Options{Cluster: clusterName, Schema: schema, Table: table, Concurrency: env.Settings.Concurrency, Tool: tool}
 }
 
-// drain brings every node's change marks up to a fence written now (cdc nodes), in parallel.
-func drain(ctx context.Context, pools cluster.Pools) error {
+// drain checks that every node still tracks the table and brings its change marks up to a
+// fence written now (cdc nodes), in parallel.
+func drain(ctx context.Context, pools cluster.Pools, schema, table string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range pools {
-		g.Go(func() error { return cdc.Drain(gctx, p) })
+		g.Go(func() error {
+			if err := cdc.Check(gctx, p, schema, table); err != nil {
+				return err
+			}
+			return cdc.Drain(gctx, p)
+		})
 	}
 	return g.Wait()
 }
@@ -108,7 +114,7 @@ func RunMtreeUpdate(ctx context.Context, env *Env, o Mtree) (*MtreeResult, error
 		return nil, err
 	}
 	defer pools.Close()
-	if err := drain(ctx, pools); err != nil {
+	if err := drain(ctx, pools, schema, table); err != nil {
 		return nil, err
 	}
 	r, err := merkle.Sync(ctx, pools, mtreeOptions(env, cl.Name, schema, table, o.Tool), nil)
@@ -137,7 +143,7 @@ func RunMtreeDiff(ctx context.Context, env *Env, o Mtree) (*MtreeResult, error) 
 		return nil, err
 	}
 	defer pools.Close()
-	if err := drain(ctx, pools); err != nil {
+	if err := drain(ctx, pools, schema, table); err != nil {
 		return nil, err
 	}
 	out := &DiffOutput{Path: o.Out, Dir: env.Settings.OutputDir, HTML: o.HTML}
