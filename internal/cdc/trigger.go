@@ -31,9 +31,20 @@ var triggerNames = map[string]string{
 	"TRUNCATE": "pgparity_track_truncate",
 }
 
-// functionName is the trigger function of the table relid, in schema pgparity.
+// appliedTrigger is the row-level trigger that records rows applied by logical replication: the
+// built-in apply worker fires row triggers only, never statement triggers. It is ENABLE REPLICA,
+// so it fires only in sessions with session_replication_role = replica (apply workers), where
+// local writes are recorded by the statement triggers.
+const appliedTrigger = "pgparity_track_applied"
+
+// functionName is the statement trigger function of the table relid, in schema pgparity.
 func functionName(relid uint32) string {
 	return pgx.Identifier{"pgparity", "track_" + strconv.FormatUint(uint64(relid), 10)}.Sanitize()
+}
+
+// rowFunctionName is the row trigger function of the table relid.
+func rowFunctionName(relid uint32) string {
+	return pgx.Identifier{"pgparity", "track_row_" + strconv.FormatUint(uint64(relid), 10)}.Sanitize()
 }
 
 // TrackTrigger installs the trigger tracker on table t of node p: statement-level AFTER triggers
@@ -49,14 +60,21 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 		return nodeErr(p, "look up "+t.Ident(), err)
 	}
 	fn := functionName(relid)
-	keys := func(rel string) string {
+	keyArray := func(alias string) string {
 		parts := make([]string, len(t.Key))
 		for i, k := range t.Key {
 			c, _ := t.Column(k)
-			parts[i] = encode.KeyTextExpr("pgparity_r", c)
+			parts[i] = encode.KeyTextExpr(alias, c)
 		}
-		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, ARRAY[" + strings.Join(parts, ", ") + "] FROM " + rel + " AS pgparity_r;"
+		return "ARRAY[" + strings.Join(parts, ", ") + "]"
 	}
+	keys := func(rel string) string {
+		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, " + keyArray("pgparity_r") + " FROM " + rel + " AS pgparity_r;"
+	}
+	rowBody := "BEGIN\n" +
+		"IF TG_OP <> 'INSERT' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("old") + "); END IF;\n" +
+		"IF TG_OP <> 'DELETE' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("new") + "); END IF;\n" +
+		"RETURN NULL;\nEND"
 	whole := "INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, NULL); RETURN NULL;"
 	tooMany := func(rel string) string {
 		return "IF (SELECT count(*) FROM (SELECT FROM " + rel + " LIMIT " + strconv.Itoa(MaxKeys+1) + ") AS s) > " + strconv.Itoa(MaxKeys) + " THEN " + whole + " END IF;"
@@ -67,7 +85,7 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 		"IF TG_OP <> 'DELETE' THEN " + tooMany("pgparity_new") + "\n" + keys("pgparity_new") + " END IF;\n" +
 		"RETURN NULL;\nEND"
 	tag := "$pgparity_track$"
-	if strings.Contains(body, tag) {
+	if strings.Contains(body+rowBody, tag) {
 		return fault.Input("%s: a key column name contains %s", t.Ident(), tag)
 	}
 	tx, err := p.Begin(ctx)
@@ -77,6 +95,7 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	stmts := []string{
 		"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS " + tag + body + tag,
+		"CREATE OR REPLACE FUNCTION " + rowFunctionName(relid) + "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS " + tag + rowBody + tag,
 	}
 	stmts = append(stmts, dropTriggers(t.Ident())...)
 	for _, ev := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
@@ -99,6 +118,15 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 			return nodeErr(p, "install the trigger tracker on "+t.Ident(), err)
 		}
 	}
+	applied := pgx.Identifier{appliedTrigger}.Sanitize()
+	stmts = append(stmts[:0],
+		"CREATE TRIGGER "+applied+" AFTER INSERT OR UPDATE OR DELETE ON "+t.Ident()+" FOR EACH ROW EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
+		"ALTER TABLE "+t.Ident()+" ENABLE REPLICA TRIGGER "+applied)
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return nodeErr(p, "install the trigger tracker on "+t.Ident(), err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nodeErr(p, "install the trigger tracker on "+t.Ident(), err)
 	}
@@ -106,7 +134,7 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 }
 
 func dropTriggers(ident string) []string {
-	var out []string
+	out := []string{"DROP TRIGGER IF EXISTS " + pgx.Identifier{appliedTrigger}.Sanitize() + " ON " + ident}
 	for _, ev := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
 		out = append(out, "DROP TRIGGER IF EXISTS "+pgx.Identifier{triggerNames[ev]}.Sanitize()+" ON "+ident)
 	}
@@ -123,7 +151,8 @@ func UntrackTrigger(ctx context.Context, p *cluster.Pool, schema, table string) 
 	if relid == nil {
 		return nil
 	}
-	for _, s := range append(dropTriggers(ident), "DROP FUNCTION IF EXISTS "+functionName(*relid)+"()") {
+	drops := append(dropTriggers(ident), "DROP FUNCTION IF EXISTS "+functionName(*relid)+"()", "DROP FUNCTION IF EXISTS "+rowFunctionName(*relid)+"()")
+	for _, s := range drops {
 		if _, err := p.Exec(ctx, s); err != nil {
 			return nodeErr(p, "remove the trigger tracker from "+ident, err)
 		}

@@ -64,13 +64,17 @@ func opts(table string) merkle.Options {
 	return merkle.Options{Schema: "public", Table: table, Concurrency: 2, Tool: "test"}
 }
 
-func build(t *testing.T, pools cluster.Pools, table string, block int) *merkle.Result {
-	t.Helper()
-	ctx := testContext(t)
-	r, err := merkle.Build(ctx, pools, opts(table), block, func(ctx context.Context, i int, tb *catalog.Table) error {
+// trackOn returns the tracker installer of a build on pools.
+func trackOn(pools cluster.Pools) merkle.Tracker {
+	return func(ctx context.Context, i int, tb *catalog.Table) error {
 		_, err := cdc.Track(ctx, pools[i], tb)
 		return err
-	})
+	}
+}
+
+func build(t *testing.T, pools cluster.Pools, table string, block int) *merkle.Result {
+	t.Helper()
+	r, err := merkle.Build(testContext(t), pools, opts(table), block, trackOn(pools))
 	if err != nil {
 		t.Fatalf("build %s: %v", table, err)
 	}
