@@ -94,7 +94,11 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 	}
 	c.Close(ctx)
 	for i, p := range pools {
-		if _, err := store(ctx, p, tree, relids[i], states[i], dirty, fresh, i, true); err != nil {
+		sums := make([]diff.RangeSum, tree.Leaves())
+		for l := range sums {
+			sums[l] = fresh[l][i]
+		}
+		if _, err := store(ctx, p, tree, relids[i], states[i], sums, dirty, true, true); err != nil {
 			return nil, err
 		}
 	}
@@ -125,9 +129,17 @@ func sizes(ctx context.Context, pools cluster.Pools, ident string) ([]uint32, in
 // quantiles is the query returning every $1-th key in key order (the first key of every leaf
 // but the first): one ordered pass, exact quantiles, no sampling.
 func quantiles(cmp *catalog.Comparison) string {
+	sql, _ := rangeQuantiles(cmp, diff.Range{})
+	return sql
+}
+
+// rangeQuantiles is quantiles within the key range r (half-open, nil bounds open), with r's
+// bounds as the parameters after $1.
+func rangeQuantiles(cmp *catalog.Comparison, r diff.Range) (string, []any) {
 	const alias = "pgparity_t"
 	var texts, outs, order []string
-	for i, c := range cmp.KeyColumns() {
+	cols := cmp.KeyColumns()
+	for i, c := range cols {
 		name := pgx.Identifier{"pgparity_k" + strconv.Itoa(i)}.Sanitize()
 		texts = append(texts, encode.KeyTextExpr(alias, c)+" AS "+name)
 		outs = append(outs, "s."+name)
@@ -137,7 +149,28 @@ func quantiles(cmp *catalog.Comparison) string {
 		}
 		order = append(order, ref)
 	}
+	tuple := "(" + strings.Join(order, ", ") + ")"
+	var conds []string
+	var args []any
+	bound := func(k diff.Key) string {
+		parts := make([]string, len(cols))
+		for i, c := range cols {
+			parts[i] = encode.FromText("$"+strconv.Itoa(len(args)+2), c)
+			args = append(args, k[i])
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	}
+	if r.Lo != nil {
+		conds = append(conds, tuple+" >= "+bound(r.Lo))
+	}
+	if r.Hi != nil {
+		conds = append(conds, tuple+" < "+bound(r.Hi))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
 	return "SELECT " + strings.Join(outs, ", ") + " FROM (SELECT " + strings.Join(texts, ", ") +
-		", row_number() OVER (ORDER BY " + strings.Join(order, ", ") + ") AS pgparity_rn FROM " + cmp.Table.From() + " AS " + alias +
-		") AS s WHERE s.pgparity_rn > 1 AND (s.pgparity_rn - 1) % $1 = 0 ORDER BY s.pgparity_rn"
+		", row_number() OVER (ORDER BY " + strings.Join(order, ", ") + ") AS pgparity_rn FROM " + cmp.Table.From() + " AS " + alias + where +
+		") AS s WHERE s.pgparity_rn > 1 AND (s.pgparity_rn - 1) % $1 = 0 ORDER BY s.pgparity_rn", args
 }

@@ -34,6 +34,8 @@ type Result struct {
 	Marks     int64    // change marks consumed, all nodes
 	Skipped   []string // nodes whose state was not stored: another update ran meanwhile
 	Lost      []string // nodes that had no usable stored tree (never built there, or a crash)
+	Splits    int      // leaves split because they grew past twice the block size
+	Merges    int      // leaves merged into a neighbour because they shrank
 }
 
 // Sync brings the table's trees up to date on every node: inside one snapshot per node it
@@ -83,20 +85,31 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 		return nil, err
 	}
 	res.Rehashed = len(fresh)
-	if sink != nil {
-		sum := func(leaf, node int) diff.RangeSum {
-			if dirty[leaf] {
-				return fresh[leaf][node]
+	sums := make([][]diff.RangeSum, len(pools)) // per node, per leaf, as of the snapshots
+	for n := range sums {
+		sums[n] = make([]diff.RangeSum, tree.Leaves())
+		for l := range sums[n] {
+			if dirty[l] {
+				sums[n][l] = fresh[l][n]
+			} else {
+				sums[n][l] = states[n].sums[l]
 			}
-			return states[node].sums[leaf]
 		}
+	}
+	if sink != nil {
+		sum := func(leaf, node int) diff.RangeSum { return sums[node][leaf] }
 		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, sink, started); err != nil {
 			return nil, err
 		}
 	}
+	relayout, err := rebalance(ctx, c, pools, tree, sums, dirty, &res.Splits, &res.Merges)
+	if err != nil {
+		return nil, err
+	}
+	res.Leaves = tree.Leaves()
 	c.Close(ctx)
 	for i, p := range pools {
-		stored, err := store(ctx, p, tree, pls[i].relid, states[i], dirty, fresh, i, false)
+		stored, err := store(ctx, p, tree, pls[i].relid, states[i], sums[i], dirty, false, relayout)
 		if err != nil {
 			return nil, err
 		}
@@ -263,10 +276,11 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 	return d, len(differing), nil
 }
 
-// store writes node i's rehashed leaves and deletes the change marks its snapshot saw, in one
-// transaction, only if no other update stored since the snapshot (generation check). replace
-// writes the whole tree anew (build). It reports whether it stored.
-func store(ctx context.Context, p *cluster.Pool, t *Tree, relid uint32, st *nodeState, dirty []bool, fresh map[int][]diff.RangeSum, node int, replace bool) (bool, error) {
+// store writes node p's leaf sums (sums[l] for every leaf l with write[l]) and deletes the change
+// marks its snapshot saw, in one transaction, only if no other update stored since the snapshot
+// (generation check). replace writes a new tree (build); all rewrites every leaf (a node without
+// a usable tree, or new boundaries after a split or merge). It reports whether it stored.
+func store(ctx context.Context, p *cluster.Pool, t *Tree, relid uint32, st *nodeState, sums []diff.RangeSum, write []bool, replace, all bool) (bool, error) {
 	fail := func(what string, err error) (bool, error) {
 		return false, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("store the tree of %s.%s: %s: %w", t.Schema, t.Table, what, err)}
 	}
@@ -277,8 +291,10 @@ func store(ctx context.Context, p *cluster.Pool, t *Tree, relid uint32, st *node
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	var tag int64
 	if replace || st.generation < 0 {
-		if _, err := tx.Exec(ctx, "DELETE FROM pgparity.trees WHERE relid = $1", relid); err != nil {
-			return fail("replace tree", err)
+		if replace {
+			if _, err := tx.Exec(ctx, "DELETE FROM pgparity.trees WHERE relid = $1", relid); err != nil {
+				return fail("replace tree", err)
+			}
 		}
 		ct, err := tx.Exec(ctx, `INSERT INTO pgparity.trees (relid, schema_name, table_name, key_columns, rule_version, block_size)
 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (relid) DO NOTHING`, relid, t.Schema, t.Table, t.Key, encode.RowHashVersion, t.BlockSize)
@@ -297,25 +313,25 @@ WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersi
 	if tag == 0 {
 		return false, nil // another update stored since our snapshot: its state stands
 	}
+	all = all || replace || !st.usable
 	b := &pgx.Batch{}
-	if !st.usable || replace {
+	if all {
 		b.Queue("DELETE FROM pgparity.leaves WHERE tree = $1", relid)
 	}
-	for l := range dirty {
-		if !dirty[l] && st.usable && !replace {
+	for l := range sums {
+		if !all && !write[l] {
 			continue
 		}
-		s := fresh[l][node]
 		var lo []string
 		if l > 0 {
 			lo = t.Bounds[l-1]
 		}
-		sumText := s.Sum
+		sumText := sums[l].Sum
 		if sumText == "" {
 			sumText = "0"
 		}
 		b.Queue(`INSERT INTO pgparity.leaves (tree, leaf, lo, cnt, sum) VALUES ($1, $2, $3, $4, $5::numeric)
-ON CONFLICT (tree, leaf) DO UPDATE SET lo = excluded.lo, cnt = excluded.cnt, sum = excluded.sum`, relid, l, lo, s.Count, sumText)
+ON CONFLICT (tree, leaf) DO UPDATE SET lo = excluded.lo, cnt = excluded.cnt, sum = excluded.sum`, relid, l, lo, sums[l].Count, sumText)
 	}
 	b.Queue("DELETE FROM pgparity.marks WHERE tree = $1 AND pg_catalog.pg_visible_in_snapshot(xid, $2::pg_snapshot)", relid, st.snapshot)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
