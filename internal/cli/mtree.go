@@ -109,7 +109,7 @@ func newMtreeBuildCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().IntVar(&blockSize, "block-size", 0, "rows per leaf (default from config: 10000)")
+	c.Flags().IntVar(&blockSize, "block-size", 0, "rows per leaf (default: 100; past 10 million rows, rows/100,000)")
 	c.Flags().IntVar(&concurrency, "concurrency", 0, "leaf groups hashed at once per node (default from config)")
 	return c
 }

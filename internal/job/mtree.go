@@ -19,7 +19,7 @@ type Mtree struct {
 	Cluster   string // "" = default_cluster
 	Table     string // SCHEMA.TABLE ("" for cluster-wide commands)
 	Tracker   string // init: cdc, trigger or "" (cdc where wal_level = logical)
-	BlockSize int    // build: rows per leaf (0 = block_size setting)
+	BlockSize int    // build: rows per leaf (0 = merkle.DefaultBlockSize)
 	Out       string // table-diff: diff file ("" = DefaultName in output_dir)
 	HTML      bool
 	Tool      string
@@ -65,12 +65,8 @@ func RunMtreeBuild(ctx context.Context, env *Env, o Mtree) (*MtreeResult, error)
 		return nil, err
 	}
 	defer pools.Close()
-	block := o.BlockSize
-	if block == 0 {
-		block = env.Settings.BlockSize
-	}
 	res := &MtreeResult{}
-	res.Tree, err = merkle.Build(ctx, pools, mtreeOptions(env, cl.Name, schema, table, o.Tool), block,
+	res.Tree, err = merkle.Build(ctx, pools, mtreeOptions(env, cl.Name, schema, table, o.Tool), o.BlockSize,
 		func(ctx context.Context, i int, t *catalog.Table) error {
 			note, err := cdc.Track(ctx, pools[i], t)
 			if note != "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
@@ -25,7 +26,7 @@ type Tracker func(ctx context.Context, node int, t *catalog.Table) error
 // (replacing any earlier one). Changes committed after a node's snapshot leave marks that the
 // next Sync rehashes.
 func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int, track Tracker) (*Result, error) {
-	if blockSize < 10 {
+	if blockSize != 0 && blockSize < 10 {
 		return nil, fault.Input("--block-size must be at least 10, got %d", blockSize)
 	}
 	for _, p := range pools {
@@ -37,7 +38,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 			return nil, fault.Input("node %s has no pgparity schema: run `pgparity mtree init` first", p.Node.Name)
 		}
 	}
-	c, err := prepare(ctx, pools, opts, blockSize)
+	c, err := prepare(ctx, pools, opts, max(10, blockSize))
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +48,12 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 			return nil, err
 		}
 	}
-	relids, planner, err := sizes(ctx, pools, tbl.Ident())
+	relids, planner, rows, err := sizes(ctx, pools, tbl.Ident())
 	if err != nil {
 		return nil, err
+	}
+	if blockSize == 0 {
+		blockSize = DefaultBlockSize(rows)
 	}
 	tree := &Tree{Schema: tbl.Schema, Table: tbl.Name, Key: tbl.Key, RuleVersion: encode.RowHashVersion, BlockSize: blockSize}
 	states := make([]*nodeState, len(pools))
@@ -93,21 +97,33 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 		return nil, err
 	}
 	c.Close(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range pools {
-		sums := make([]diff.RangeSum, tree.Leaves())
-		for l := range sums {
-			sums[l] = fresh[l][i]
-		}
-		if _, err := store(ctx, p, tree, relids[i], states[i], sums, dirty, true, true); err != nil {
-			return nil, err
-		}
+		g.Go(func() error {
+			sums := make([]diff.RangeSum, tree.Leaves())
+			for l := range sums {
+				sums[l] = fresh[l][i]
+			}
+			_, err := store(gctx, p, tree, relids[i], states[i], sums, dirty, true, true)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return &Result{Leaves: tree.Leaves(), Rehashed: tree.Leaves()}, nil
 }
 
-// sizes returns the table's OID on every node and the node holding the most rows (estimated;
-// counted where never analyzed).
-func sizes(ctx context.Context, pools cluster.Pools, ident string) ([]uint32, int, error) {
+// DefaultBlockSize is the leaf size for a table of rows rows: 100 rows (a re-check after k
+// scattered changes rehashes about 100 k rows), larger past 10 million rows so that a tree keeps
+// at most about 100,000 leaves per node.
+func DefaultBlockSize(rows float64) int {
+	return max(100, int(rows/100000)+1)
+}
+
+// sizes returns the table's OID on every node, the node holding the most rows and its rows
+// (estimated; counted where never analyzed).
+func sizes(ctx context.Context, pools cluster.Pools, ident string) ([]uint32, int, float64, error) {
 	relids := make([]uint32, len(pools))
 	planner, most := 0, -1.0
 	for i, p := range pools {
@@ -117,13 +133,13 @@ func sizes(ctx context.Context, pools cluster.Pools, ident string) ([]uint32, in
 			err = p.QueryRow(ctx, "SELECT count(*)::float8 FROM "+ident).Scan(&est)
 		}
 		if err != nil {
-			return nil, 0, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("size of %s: %w", ident, err)}
+			return nil, 0, 0, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("size of %s: %w", ident, err)}
 		}
 		if est > most {
 			planner, most = i, est
 		}
 	}
-	return relids, planner, nil
+	return relids, planner, most, nil
 }
 
 // quantiles is the query returning every $1-th key in key order (the first key of every leaf

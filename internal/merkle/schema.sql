@@ -18,7 +18,7 @@ CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.leaves (
     leaf int NOT NULL,
     lo   text[],
     cnt  bigint NOT NULL,
-    sum  numeric NOT NULL,
+    sum  text NOT NULL, -- exact integer sum of mixed row hashes (numeric as text)
     PRIMARY KEY (tree, leaf)
 );
 CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.marks (

@@ -43,7 +43,7 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 		return nil, fmt.Errorf("read tree: %w", err)
 	}
 	st.sums = make([]diff.RangeSum, t.Leaves())
-	rows, err := tx.Query(ctx, "SELECT leaf, lo, cnt, sum::text FROM pgparity.leaves WHERE tree = $1 ORDER BY leaf", pl.relid)
+	rows, err := tx.Query(ctx, "SELECT leaf, lo, cnt, sum FROM pgparity.leaves WHERE tree = $1 ORDER BY leaf", pl.relid)
 	if err != nil {
 		return nil, fmt.Errorf("read leaves: %w", err)
 	}
@@ -88,11 +88,7 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 	if st.marks == 0 {
 		return st, nil
 	}
-	sql, args, ok := ks.markedLeavesSQL(pl.relid, t.Bounds)
-	if !ok {
-		st.all = true
-		return st, nil
-	}
+	sql, args := ks.markedLeavesSQL(pl.relid, t.Bounds)
 	rows, err = tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("place change marks in leaves: %w", err)

@@ -90,10 +90,7 @@ func dirtyLeaves(ctx context.Context, p *cluster.Pool, relid uint32, schema, nam
 	if err != nil {
 		return 0, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read leaves: %w", err)}
 	}
-	sql, args, ok := newKeySQL(cmp).markedLeavesSQL(relid, bounds)
-	if !ok {
-		return len(bounds) + 1, nil
-	}
+	sql, args := newKeySQL(cmp).markedLeavesSQL(relid, bounds)
 	var n int
 	if err := p.QueryRow(ctx, "SELECT count(*) FROM ("+sql+") AS d", args...).Scan(&n); err != nil {
 		return 0, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("place marks in leaves: %w", err)}

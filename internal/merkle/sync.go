@@ -108,12 +108,20 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	}
 	res.Leaves = tree.Leaves()
 	c.Close(ctx)
+	stored := make([]bool, len(pools))
+	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range pools {
-		stored, err := store(ctx, p, tree, pls[i].relid, states[i], sums[i], dirty, false, relayout)
-		if err != nil {
-			return nil, err
-		}
-		if !stored {
+		g.Go(func() error {
+			var err error
+			stored[i], err = store(gctx, p, tree, pls[i].relid, states[i], sums[i], dirty, false, relayout)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, p := range pools {
+		if !stored[i] {
 			res.Skipped = append(res.Skipped, p.Node.Name)
 		}
 	}
@@ -136,7 +144,7 @@ func prepare(ctx context.Context, pools cluster.Pools, opts Options, blockSize i
 }
 
 // maxSpan is how many adjacent leaves one hashing query covers.
-const maxSpan = 20
+const maxSpan = 50
 
 // rehash hashes the dirty leaves on every node in the open snapshots: fresh[leaf][node].
 func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[int][]diff.RangeSum, error) {
@@ -314,14 +322,7 @@ WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersi
 		return false, nil // another update stored since our snapshot: its state stands
 	}
 	all = all || replace || !st.usable
-	b := &pgx.Batch{}
-	if all {
-		b.Queue("DELETE FROM pgparity.leaves WHERE tree = $1", relid)
-	}
-	for l := range sums {
-		if !all && !write[l] {
-			continue
-		}
+	leafSum := func(l int) []any {
 		var lo []string
 		if l > 0 {
 			lo = t.Bounds[l-1]
@@ -330,8 +331,26 @@ WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersi
 		if sumText == "" {
 			sumText = "0"
 		}
-		b.Queue(`INSERT INTO pgparity.leaves (tree, leaf, lo, cnt, sum) VALUES ($1, $2, $3, $4, $5::numeric)
-ON CONFLICT (tree, leaf) DO UPDATE SET lo = excluded.lo, cnt = excluded.cnt, sum = excluded.sum`, relid, l, lo, sums[l].Count, sumText)
+		return []any{relid, l, lo, sums[l].Count, sumText}
+	}
+	b := &pgx.Batch{}
+	if all {
+		if _, err := tx.Exec(ctx, "DELETE FROM pgparity.leaves WHERE tree = $1", relid); err != nil {
+			return fail("replace leaves", err)
+		}
+		rows := make([][]any, len(sums))
+		for l := range sums {
+			rows[l] = leafSum(l)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pgparity", "leaves"}, []string{"tree", "leaf", "lo", "cnt", "sum"}, pgx.CopyFromRows(rows)); err != nil {
+			return fail("write leaves", err)
+		}
+	} else {
+		for l := range sums {
+			if write[l] {
+				b.Queue(`UPDATE pgparity.leaves SET cnt = $4, sum = $5 WHERE tree = $1 AND leaf = $2 AND lo IS NOT DISTINCT FROM $3`, leafSum(l)...)
+			}
+		}
 	}
 	b.Queue("DELETE FROM pgparity.marks WHERE tree = $1 AND pg_catalog.pg_visible_in_snapshot(xid, $2::pg_snapshot)", relid, st.snapshot)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
-	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/fault"
 )
 
@@ -147,51 +146,44 @@ func newKeySQL(cmp *catalog.Comparison) keySQL {
 	return keySQL{cols: cmp.KeyColumns(), bytewise: cmp.KeyBytewise}
 }
 
-// markTuple is the typed key of a mark row (alias m, column k text[]).
-func (s keySQL) markTuple() string {
-	parts := make([]string, len(s.cols))
-	for i, c := range s.cols {
-		parts[i] = "CAST(m.k[" + strconv.Itoa(i+1) + "] AS " + c.Type + ")"
-		if s.bytewise && c.Collation != "" {
-			parts[i] = "(" + parts[i] + ` COLLATE "C")`
+// typed is the typed key column i of expression texts (a text[] element), ordered like
+// table-diff's range filters (COLLATE "C" where keys compare bytewise).
+func (s keySQL) typed(text string, i int) string {
+	c := s.cols[i]
+	out := "CAST(" + text + " AS " + c.Type + ")"
+	if s.bytewise && c.Collation != "" {
+		out = "(" + out + ` COLLATE "C")`
+	}
+	return out
+}
+
+// markedLeavesSQL lists the distinct leaves holding the marked keys of tree $1: the boundaries
+// (one text[] parameter per key column) and the marks are sorted together by typed key, and a
+// mark's leaf is the number of boundaries at or before it. One sort, whatever the number of
+// leaves, with the same ordering as the range filters.
+func (s keySQL) markedLeavesSQL(relid uint32, bounds []diff.Key) (string, []any) {
+	n := len(s.cols)
+	args := []any{relid}
+	var cols, bcols, mcols, order []string
+	for i := 0; i < n; i++ {
+		col := make([]string, len(bounds))
+		for j, b := range bounds {
+			col[j] = b[i]
 		}
+		args = append(args, col)
+		cols = append(cols, "$"+strconv.Itoa(i+2)+"::text[]")
+		bcols = append(bcols, s.typed("b.c"+strconv.Itoa(i), i)+" AS k"+strconv.Itoa(i))
+		mcols = append(mcols, s.typed("m.k["+strconv.Itoa(i+1)+"]", i))
+		order = append(order, "u.k"+strconv.Itoa(i))
 	}
-	return "(" + strings.Join(parts, ", ") + ")"
-}
-
-// bound is the typed key bound starting at parameter n.
-func (s keySQL) bound(n int) string {
-	parts := make([]string, len(s.cols))
-	for i, c := range s.cols {
-		parts[i] = encode.FromText("$"+strconv.Itoa(n+i), c)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i)
 	}
-	return "(" + strings.Join(parts, ", ") + ")"
-}
-
-// leafOf returns a CASE expression giving the leaf (lo..hi) of the mark's key by binary search
-// over bounds[lo:hi], appending the bounds to args.
-func (s keySQL) leafOf(bounds []diff.Key, lo, hi int, args []any) (string, []any) {
-	if lo == hi {
-		return strconv.Itoa(lo), args
-	}
-	mid := (lo + hi) / 2
-	cond := s.markTuple() + " < " + s.bound(len(args)+1)
-	for _, v := range bounds[mid] {
-		args = append(args, v)
-	}
-	left, args := s.leafOf(bounds, lo, mid, args)
-	right, args := s.leafOf(bounds, mid+1, hi, args)
-	return "CASE WHEN " + cond + " THEN " + left + " ELSE " + right + " END", args
-}
-
-// maxLeafParams bounds the parameters of the leaf lookup query; past it every leaf is rehashed.
-const maxLeafParams = 30000
-
-// markedLeavesSQL lists the distinct leaves holding the marked keys of tree $1.
-func (s keySQL) markedLeavesSQL(relid uint32, bounds []diff.Key) (string, []any, bool) {
-	if len(bounds)*len(s.cols) > maxLeafParams {
-		return "", nil, false
-	}
-	expr, args := s.leafOf(bounds, 0, len(bounds), []any{relid})
-	return "SELECT DISTINCT " + expr + " FROM pgparity.marks AS m WHERE m.tree = $1 AND m.k IS NOT NULL", args, true
+	return `SELECT DISTINCT s.leaf FROM (
+  SELECT u.kind, coalesce(max(u.ord) OVER (ORDER BY ` + strings.Join(order, ", ") + `, u.kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0) AS leaf
+  FROM (SELECT 0 AS kind, b.ord, ` + strings.Join(bcols, ", ") + ` FROM unnest(` + strings.Join(cols, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(names, ", ") + `, ord)
+    UNION ALL
+    SELECT 1, NULL, ` + strings.Join(mcols, ", ") + ` FROM pgparity.marks AS m WHERE m.tree = $1 AND m.k IS NOT NULL) AS u
+) AS s WHERE s.kind = 1`, args
 }
