@@ -27,6 +27,8 @@
 //	           on n3 (<= 200 MB each)
 //	schema     schema-diff of schema bench20: 20 tables of min(rows, 60000) rows shaped like
 //	           public.wide, 5/6 of each table's rows changed on n2 (<= 200 MB)
+//	mtree      incremental re-checks (cmd/pgparity-bench/mtree.go): build, 100 scattered and
+//	           100,000 bulk updates against a full table-diff, pgbench TPS with each tracker
 //
 // The repairs of truncate and stale also print their apply phase (the per-node transaction the
 // repair report records) against the same COPY (<= 3 x). Timed writes (the copy-in floor, the
@@ -79,7 +81,7 @@ const (
 )
 
 // caseOrder lists the cases in the order a full run measures them.
-var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema"}
+var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "mtree"}
 
 type bench struct {
 	sb          *sandbox.Sandbox
@@ -222,6 +224,8 @@ func (b *bench) runCase(ctx context.Context, name string) error {
 		return b.rssCase(ctx)
 	case "schema":
 		return b.schemaCase(ctx)
+	case "mtree":
+		return b.mtreeCase(ctx)
 	}
 	return fmt.Errorf("no case %s", name)
 }
@@ -236,7 +240,7 @@ func (b *bench) neededFloors() map[string]bool {
 	}
 	for _, name := range b.only {
 		switch name {
-		case "identical", "scattered":
+		case "identical", "scattered", "mtree":
 			need["text"], need["typed"], need["exact"], need["raw"] = true, true, true, true
 		case "truncate":
 			need["copy-out"], need["copy-in"] = true, true

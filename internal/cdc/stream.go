@@ -39,7 +39,15 @@ func Drain(ctx context.Context, p *cluster.Pool) error {
 	}
 	token := randomToken()
 	var fence pglogrepl.LSN
-	if err := p.QueryRow(ctx, "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", fencePrefix, token).Scan(&fence); err != nil {
+	// The fence commits with synchronous_commit = on: a walsender decodes only flushed WAL, and
+	// with asynchronous commits the fence would wait for the WAL writer's next round.
+	err = pgx.BeginFunc(ctx, p, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on"); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", fencePrefix, token).Scan(&fence)
+	})
+	if err != nil {
 		return nodeErr(p, "write the fence", err)
 	}
 	for {

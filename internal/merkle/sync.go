@@ -238,18 +238,20 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 		}
 	}
 	tally := report.NewTally(nodes)
-	for start := 0; start < len(differing); start += c.Workers() {
-		batch := differing[start:min(len(differing), start+c.Workers())]
+	spans, err := drillSpans(t, differing, sum, len(nodes))
+	if err != nil {
+		return nil, 0, err
+	}
+	for start := 0; start < len(spans); start += c.Workers() {
+		batch := spans[start:min(len(spans), start+c.Workers())]
 		found := make([][]report.Entry, len(batch))
 		g, gctx := errgroup.WithContext(ctx)
-		for w, l := range batch {
+		for w, sp := range batch {
 			g.Go(func() error {
-				sums := make([]map[int]diff.RangeSum, len(nodes))
-				for n := range nodes {
-					sums[n] = map[int]diff.RangeSum{0: sum(l, n)}
-				}
+				r := t.span(sp.first, sp.last)
+				r.Subs = nil
 				var err error
-				found[w], err = c.DrillDown(gctx, w, t.span(l, l), sums, 0)
+				found[w], err = c.DrillDown(gctx, w, r, sp.sums, 0)
 				return err
 			})
 		}
@@ -282,6 +284,57 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 		return nil, 0, err
 	}
 	return d, len(differing), nil
+}
+
+// drillRows bounds the rows of adjacent differing leaves drilled into at once.
+const drillRows = 10000
+
+// span is a run of adjacent differing leaves drilled into at once, with each node's sum of them.
+type span struct {
+	first, last int
+	sums        []map[int]diff.RangeSum
+}
+
+// drillSpans groups adjacent differing leaves (up to maxSpan leaves and drillRows rows on any
+// node) so that a bulk change costs a few drill-downs, not one per leaf.
+func drillSpans(t *Tree, differing []int, sum func(leaf, node int) diff.RangeSum, nodes int) ([]span, error) {
+	var out []span
+	for i := 0; i < len(differing); {
+		first, last := differing[i], differing[i]
+		rows := make([]int64, nodes)
+		for n := range rows {
+			rows[n] = sum(first, n).Count
+		}
+		i++
+		for i < len(differing) && differing[i] == last+1 && last+1-first < maxSpan {
+			fits := true
+			for n := range rows {
+				fits = fits && rows[n]+sum(last+1, n).Count <= drillRows
+			}
+			if !fits {
+				break
+			}
+			last++
+			for n := range rows {
+				rows[n] += sum(last, n).Count
+			}
+			i++
+		}
+		sp := span{first: first, last: last, sums: make([]map[int]diff.RangeSum, nodes)}
+		for n := range sp.sums {
+			parts := make([]diff.RangeSum, 0, last-first+1)
+			for l := first; l <= last; l++ {
+				parts = append(parts, sum(l, n))
+			}
+			s, err := addSums(parts)
+			if err != nil {
+				return nil, err
+			}
+			sp.sums[n] = map[int]diff.RangeSum{0: s}
+		}
+		out = append(out, sp)
+	}
+	return out, nil
 }
 
 // store writes node p's leaf sums (sums[l] for every leaf l with write[l]) and deletes the change
