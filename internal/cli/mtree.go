@@ -140,7 +140,7 @@ func printTree(cmd *cobra.Command, res *job.MtreeResult) {
 	t := res.Tree
 	fmt.Fprintf(cmd.ErrOrStderr(), "trees: %d leaves, %d rehashed, %d change marks consumed\n", t.Leaves, t.Rehashed, t.Marks)
 	if len(t.Lost) > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "pgparity: note: no usable stored tree on %s (never built there, or emptied by a restart after a crash): rehashed fully\n", strings.Join(t.Lost, ", "))
+		fmt.Fprintf(cmd.ErrOrStderr(), "pgparity: note: no usable stored tree on %s (never built there, emptied by a restart after a crash, or built under another row hash rule): rehashed fully\n", strings.Join(t.Lost, ", "))
 	}
 	if len(t.Skipped) > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "pgparity: note: another update stored the tree on %s meanwhile; its state was kept\n", strings.Join(t.Skipped, ", "))

@@ -196,3 +196,18 @@ func TestTrackingRemovedIsAnError(t *testing.T) {
 		t.Fatalf("check: %v", err)
 	}
 }
+
+// TestOtherRuleVersionIsRehashed: leaves stored under another row hash rule are never compared:
+// here they all claim to be equal, yet the differing row is found.
+func TestOtherRuleVersionIsRehashed(t *testing.T) {
+	db, pools := setup(t, cdc.Trigger)
+	db.Exec(t, `CREATE TABLE rv (id int PRIMARY KEY, v text); INSERT INTO rv SELECT g, 'v' FROM generate_series(1, 300) g`)
+	build(t, pools, "rv", 100)
+	db.Exec(t, `UPDATE rv SET v = 'silent' WHERE id = 150; DELETE FROM pgparity.marks`, "n2") // a change no mark tells of
+	db.Exec(t, `UPDATE pgparity.trees SET rule_version = 1; UPDATE pgparity.leaves SET cnt = 1, sum = '1'`)
+	got, res := treeDiff(t, pools, "rv")
+	wantKeys(t, "other rule version", got, "150")
+	if res.Rehashed != res.Leaves || len(res.Lost) != 3 {
+		t.Errorf("rehashed %d of %d leaves, %d nodes without a usable tree; want all and 3", res.Rehashed, res.Leaves, len(res.Lost))
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/encode"
 )
 
 // maxMarks is how many change marks a node's leaves are looked up for; past it every leaf of the
@@ -71,8 +72,8 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read leaves: %w", err)
 	}
-	if n != t.Leaves() || !sameBounds(bounds, t.Bounds) || version != t.RuleVersion {
-		st.all = true // another layout or rule version: rebuilt, never compared
+	if n != t.Leaves() || !sameBounds(bounds, t.Bounds) || version != encode.RowHashVersion {
+		st.all = true // another layout, or built under another row hash rule: rehashed, never compared
 		return st, nil
 	}
 	var anyAll bool
