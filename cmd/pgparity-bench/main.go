@@ -28,7 +28,8 @@
 //	schema     schema-diff of schema bench20: 20 tables of min(rows, 60000) rows shaped like
 //	           public.wide, 5/6 of each table's rows changed on n2 (<= 200 MB)
 //	mtree      incremental re-checks (cmd/pgparity-bench/mtree.go): build, 100 scattered and
-//	           100,000 bulk updates against a full table-diff, pgbench TPS with each tracker
+//	           100,000 bulk updates against a full table-diff
+//	mtree-tps  pgbench TPS with each mtree tracker against untracked runs, interleaved
 //
 // The repairs of truncate and stale also print their apply phase (the per-node transaction the
 // repair report records) against the same COPY (<= 3 x). Timed writes (the copy-in floor, the
@@ -81,7 +82,7 @@ const (
 )
 
 // caseOrder lists the cases in the order a full run measures them.
-var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "mtree"}
+var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "mtree", "mtree-tps"}
 
 type bench struct {
 	sb          *sandbox.Sandbox
@@ -226,6 +227,8 @@ func (b *bench) runCase(ctx context.Context, name string) error {
 		return b.schemaCase(ctx)
 	case "mtree":
 		return b.mtreeCase(ctx)
+	case "mtree-tps":
+		return b.pgbenchCase(ctx)
 	}
 	return fmt.Errorf("no case %s", name)
 }

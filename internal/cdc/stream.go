@@ -127,19 +127,40 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 		nextStatus = time.Now().Add(statusInterval)
 		return pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: confirmed})
 	}
+	// flush writes the marks of the transactions decoded so far (one COPY, committed) and only
+	// then confirms their end position.
+	flush := func() error {
+		end, err := d.flush(ctx)
+		if err != nil || end == 0 {
+			return err
+		}
+		confirmed = end
+		if err := status(); err != nil {
+			return nodeErr(p, "confirm slot "+slot, err)
+		}
+		return nil
+	}
 	for {
+		if d.due() {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		if time.Now().After(nextStatus) && confirmed > 0 {
 			if err := status(); err != nil {
 				return nodeErr(p, "confirm slot "+slot, err)
 			}
 		}
-		rctx, cancel := context.WithDeadline(ctx, nextStatus)
+		wake := nextStatus
+		if d.pending > 0 && d.flushBy.Before(wake) {
+			wake = d.flushBy
+		}
+		rctx, cancel := context.WithDeadline(ctx, wake)
 		raw, err := conn.ReceiveMessage(rctx)
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil && pgconn.Timeout(err) {
-				nextStatus = time.Now() // time to report our position
-				continue
+				continue // time to flush marks or report our position
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -167,17 +188,14 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 			if err != nil {
 				return nodeErr(p, "read slot "+slot, err)
 			}
-			done, end, err := d.handle(ctx, x.WALData, token)
+			done, err := d.handle(ctx, x.WALData, token)
 			if err != nil {
 				return err
 			}
-			if end > 0 { // a transaction's marks are committed: it may be confirmed
-				confirmed = end
-				if err := status(); err != nil {
-					return nodeErr(p, "confirm slot "+slot, err)
-				}
-			}
 			if done {
+				if err := flush(); err != nil {
+					return err
+				}
 				_, err := pglogrepl.SendStandbyCopyDone(ctx, conn)
 				if err != nil && !errors.Is(err, context.Canceled) {
 					return nodeErr(p, "end replication", err)
@@ -187,6 +205,14 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 		}
 	}
 }
+
+// flushDelay and flushMarks say when decoded marks are written: at most this long after the
+// first unwritten one, or once this many are waiting (one write per decoded transaction would
+// double the commit rate of a busy node).
+const (
+	flushDelay = 200 * time.Millisecond
+	flushMarks = 5000
+)
 
 // relation is what the decoder knows of a published table.
 type relation struct {
@@ -199,26 +225,36 @@ type relation struct {
 type decoder struct {
 	p     *cluster.Pool
 	rels  map[uint32]*relation
-	keys  map[uint32][][]string
+	keys  map[uint32][][]string // the transaction being decoded
 	whole map[uint32]bool
 	fence bool
+	// marks of committed transactions not written yet, and the end of the last of them
+	rows    [][]any
+	pending int
+	end     pglogrepl.LSN
+	flushBy time.Time
 }
 
 func newDecoder(p *cluster.Pool) *decoder {
 	return &decoder{p: p, rels: map[uint32]*relation{}, keys: map[uint32][][]string{}, whole: map[uint32]bool{}}
 }
 
-// handle decodes one message. At a commit it writes the transaction's marks and returns the end
-// position it may confirm; done says the fence with token was committed.
-func (d *decoder) handle(ctx context.Context, data []byte, token string) (done bool, end pglogrepl.LSN, err error) {
+// due reports whether the waiting marks should be written now.
+func (d *decoder) due() bool {
+	return d.pending > 0 && (len(d.rows) >= flushMarks || !time.Now().Before(d.flushBy))
+}
+
+// handle decodes one message; at a commit the transaction's marks wait to be written. done
+// says the fence with token was committed.
+func (d *decoder) handle(ctx context.Context, data []byte, token string) (done bool, err error) {
 	msg, err := pglogrepl.Parse(data)
 	if err != nil {
-		return false, 0, nodeErr(d.p, "decode the change stream", err)
+		return false, nodeErr(d.p, "decode the change stream", err)
 	}
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
 		if err := d.relation(ctx, m); err != nil {
-			return false, 0, err
+			return false, err
 		}
 	case *pglogrepl.InsertMessage:
 		d.mark(m.RelationID, m.Tuple, nil)
@@ -238,14 +274,33 @@ func (d *decoder) handle(ctx context.Context, data []byte, token string) (done b
 			d.fence = true
 		}
 	case *pglogrepl.CommitMessage:
-		if err := d.flush(ctx); err != nil {
-			return false, 0, err
-		}
+		d.commit(m.TransactionEndLSN)
 		done = d.fence
 		d.fence = false
-		return done, m.TransactionEndLSN, nil
+		return done, nil
 	}
-	return false, 0, nil
+	return false, nil
+}
+
+// commit moves the transaction's marks to the waiting ones.
+func (d *decoder) commit(end pglogrepl.LSN) {
+	for rel := range d.whole {
+		d.rows = append(d.rows, []any{rel, nil})
+	}
+	for rel, keys := range d.keys {
+		if d.whole[rel] {
+			continue
+		}
+		for _, k := range keys {
+			d.rows = append(d.rows, []any{rel, k})
+		}
+	}
+	d.keys, d.whole = map[uint32][][]string{}, map[uint32]bool{}
+	if d.pending == 0 {
+		d.flushBy = time.Now().Add(flushDelay)
+	}
+	d.pending++
+	d.end = end
 }
 
 // relation learns a table's columns and the positions of its tree's key.
@@ -313,34 +368,26 @@ func (d *decoder) mark(rel uint32, tuple, old *pglogrepl.TupleData) {
 	d.keys[rel] = append(d.keys[rel], k)
 }
 
-// flush writes the transaction's marks (one COPY, committed on return) and forgets them.
-func (d *decoder) flush(ctx context.Context) error {
-	var rows [][]any
-	for rel := range d.whole {
-		rows = append(rows, []any{rel, nil})
+// flush writes the waiting marks (one COPY, committed on return) and returns the end position of
+// the last transaction they cover (0 when nothing waited).
+func (d *decoder) flush(ctx context.Context) (pglogrepl.LSN, error) {
+	if d.pending == 0 {
+		return 0, nil
 	}
-	for rel, keys := range d.keys {
-		if d.whole[rel] {
-			continue
-		}
-		for _, k := range keys {
-			rows = append(rows, []any{rel, k})
+	if len(d.rows) > 0 {
+		_, err := d.p.CopyFrom(ctx, pgx.Identifier{"pgparity", "marks"}, []string{"tree", "k"}, pgx.CopyFromRows(d.rows))
+		if err != nil {
+			return 0, nodeErr(d.p, "write change marks", err)
 		}
 	}
-	d.keys, d.whole = map[uint32][][]string{}, map[uint32]bool{}
 	for id, r := range d.rels {
-		if r.keyPos == nil { // a tree built meanwhile is used from the next transaction on
+		if r.keyPos == nil { // a tree built meanwhile is used from now on
 			if err := d.resolve(ctx, id, r); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	_, err := d.p.CopyFrom(ctx, pgx.Identifier{"pgparity", "marks"}, []string{"tree", "k"}, pgx.CopyFromRows(rows))
-	if err != nil {
-		return nodeErr(d.p, "write change marks", err)
-	}
-	return nil
+	end := d.end
+	d.rows, d.pending = nil, 0
+	return end, nil
 }

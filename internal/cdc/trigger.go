@@ -69,7 +69,10 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 		return "ARRAY[" + strings.Join(parts, ", ") + "]"
 	}
 	keys := func(rel string) string {
-		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, " + keyArray("pgparity_r") + " FROM " + rel + " AS pgparity_r;"
+		return "SELECT " + keyArray("pgparity_r") + " AS k FROM " + rel + " AS pgparity_r"
+	}
+	insert := func(sel string) string {
+		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, s.k FROM (" + sel + ") AS s;"
 	}
 	rowBody := "BEGIN\n" +
 		"IF TG_OP <> 'INSERT' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("old") + "); END IF;\n" +
@@ -79,11 +82,13 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 	tooMany := func(rel string) string {
 		return "IF (SELECT count(*) FROM (SELECT FROM " + rel + " LIMIT " + strconv.Itoa(MaxKeys+1) + ") AS s) > " + strconv.Itoa(MaxKeys) + " THEN " + whole + " END IF;"
 	}
+	// An UPDATE marks its old and its new keys, once each (a key that did not change is one mark).
 	body := "BEGIN\n" +
 		"IF TG_OP = 'TRUNCATE' THEN " + whole + " END IF;\n" +
-		"IF TG_OP <> 'INSERT' THEN " + tooMany("pgparity_old") + "\n" + keys("pgparity_old") + " END IF;\n" +
-		"IF TG_OP <> 'DELETE' THEN " + tooMany("pgparity_new") + "\n" + keys("pgparity_new") + " END IF;\n" +
-		"RETURN NULL;\nEND"
+		"IF TG_OP = 'DELETE' THEN " + tooMany("pgparity_old") + "\n" + insert(keys("pgparity_old")) + "\n" +
+		"ELSIF TG_OP = 'INSERT' THEN " + tooMany("pgparity_new") + "\n" + insert(keys("pgparity_new")) + "\n" +
+		"ELSE " + tooMany("pgparity_new") + "\n" + insert(keys("pgparity_old")+" UNION "+keys("pgparity_new")) + "\n" +
+		"END IF;\nRETURN NULL;\nEND"
 	tag := "$pgparity_track$"
 	if strings.Contains(body+rowBody, tag) {
 		return fault.Input("%s: a key column name contains %s", t.Ident(), tag)

@@ -2,6 +2,7 @@ package merkle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -68,6 +69,9 @@ FROM pgparity.trees t ORDER BY t.schema_name, t.table_name`)
 			continue
 		}
 		n, err := dirtyLeaves(ctx, p, relids[i], schemas[i], names[i])
+		if errors.Is(err, catalog.ErrTableMissing) {
+			continue // dropped since build: a re-check says so
+		}
 		if err != nil {
 			return nil, err
 		}
