@@ -3,7 +3,9 @@ package job
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -87,6 +89,8 @@ func mtreeOptions(env *Env, clusterName, schema, table, tool string) merkle.Opti
 // drain checks that every node still tracks the table and brings its change marks up to a
 // fence written now (cdc nodes), in parallel.
 func drain(ctx context.Context, pools cluster.Pools, schema, table string) error {
+	start := time.Now()
+	defer func() { slog.Debug("mtree drain", "seconds", time.Since(start).Seconds()) }()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range pools {
 		g.Go(func() error {

@@ -3,6 +3,7 @@ package merkle
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -46,6 +47,7 @@ type Result struct {
 // Trackers must have drained their change stream before Sync is called.
 func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Sink) (*Result, error) {
 	started := time.Now().UTC()
+	step := func(name string) { slog.Debug("mtree sync", "step", name, "seconds", time.Since(started).Seconds()) }
 	tree, pls, err := locate(ctx, pools, opts.Schema, opts.Table)
 	if err != nil {
 		return nil, err
@@ -58,6 +60,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 		return nil, fault.Input("the key of %s is %v now but was %v when its tree was built: run `pgparity mtree build` again",
 			c.Table().Table.Ident(), c.Table().Table.Key, tree.Key)
 	}
+	step("prepared")
 	ks := newKeySQL(c.Table())
 	states := make([]*nodeState, len(pools))
 	_, err = c.Open(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
@@ -69,6 +72,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 		return nil, err
 	}
 	defer c.Close(ctx)
+	step("snapshots and stored state read")
 	res := &Result{Leaves: tree.Leaves()}
 	dirty := make([]bool, tree.Leaves())
 	for i, st := range states {
@@ -85,6 +89,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 		return nil, err
 	}
 	res.Rehashed = len(fresh)
+	step("dirty leaves rehashed")
 	sums := make([][]diff.RangeSum, len(pools)) // per node, per leaf, as of the snapshots
 	for n := range sums {
 		sums[n] = make([]diff.RangeSum, tree.Leaves())
@@ -102,6 +107,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 			return nil, err
 		}
 	}
+	step("compared")
 	relayout, err := rebalance(ctx, c, pools, tree, sums, dirty, &res.Splits, &res.Merges)
 	if err != nil {
 		return nil, err
@@ -120,6 +126,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	step("stored")
 	for i, p := range pools {
 		if !stored[i] {
 			res.Skipped = append(res.Skipped, p.Node.Name)
