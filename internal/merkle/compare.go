@@ -132,4 +132,3 @@ func drillSpans(t *Tree, differing []int, sum func(leaf, node int) diff.RangeSum
 	}
 	return out, nil
 }
-
