@@ -37,6 +37,7 @@ func TestMtreeDiffFileRepairsAndBadInput(t *testing.T) {
 		{[]string{"build", "c", "public.keyless"}, "has no usable key"},
 		{[]string{"build", "c", "public.t", "--block-size", "5"}, "--block-size must be at least 10, got 5"},
 		{[]string{"build", "c", "public.nope"}, "does not exist"},
+		{[]string{"listen", "c"}, "no node of the cluster uses the cdc tracker"},
 	} {
 		code, _, stderr := mt(tc.args...)
 		if code != ExitInput || !strings.Contains(stderr, tc.want) {
