@@ -146,7 +146,7 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 				return err
 			}
 		}
-		if time.Now().After(nextStatus) && confirmed > 0 {
+		if time.Now().After(nextStatus) { // also when idle: the server ends a silent consumer after wal_sender_timeout
 			if err := status(); err != nil {
 				return nodeErr(p, "confirm slot "+slot, err)
 			}

@@ -211,3 +211,29 @@ func TestOtherRuleVersionIsRehashed(t *testing.T) {
 		t.Errorf("rehashed %d of %d leaves, %d nodes without a usable tree; want all and 3", res.Rehashed, res.Leaves, len(res.Lost))
 	}
 }
+
+// TestIdleListenerStaysConnected: a listener with nothing to decode answers the server's
+// keepalives, so wal_sender_timeout does not end it.
+func TestIdleListenerStaysConnected(t *testing.T) {
+	db, pools := setup(t, cdc.CDC)
+	db.Exec(t, `CREATE TABLE idle (id int PRIMARY KEY)`)
+	build(t, pools, "idle", 100)
+	db.Exec(t, `ALTER SYSTEM SET wal_sender_timeout = '1s'`, "n1")
+	db.Exec(t, `SELECT pg_reload_conf()`, "n1")
+	t.Cleanup(func() {
+		db.Exec(t, `ALTER SYSTEM RESET wal_sender_timeout`, "n1")
+		db.Exec(t, `SELECT pg_reload_conf()`, "n1")
+	})
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := make(chan error, 1)
+	go func() { done <- cdc.Listen(ctx, pools[0]) }()
+	select {
+	case err := <-done:
+		t.Fatalf("idle listener ended: %v", err)
+	case <-time.After(4 * time.Second):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("listener after cancel: %v", err)
+	}
+}
