@@ -27,6 +27,9 @@
 //	           on n3 (<= 200 MB each)
 //	schema     schema-diff of schema bench20: 20 tables of min(rows, 60000) rows shaped like
 //	           public.wide, 5/6 of each table's rows changed on n2 (<= 200 MB)
+//	mtree      incremental re-checks (cmd/pgparity-bench/mtree.go): build, 100 scattered and
+//	           100,000 bulk updates against a full table-diff
+//	mtree-tps  pgbench TPS with each mtree tracker against untracked runs, interleaved
 //
 // The repairs of truncate and stale also print their apply phase (the per-node transaction the
 // repair report records) against the same COPY, next to our own aim of <= 3 x: information, not
@@ -80,7 +83,7 @@ const (
 )
 
 // caseOrder lists the cases in the order a full run measures them.
-var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "verify", "serve"}
+var caseOrder = []string{"identical", "scattered", "truncate", "stale", "rss", "schema", "mtree", "mtree-tps", "verify", "serve"}
 
 type bench struct {
 	sb          *sandbox.Sandbox
@@ -227,6 +230,10 @@ func (b *bench) runCase(ctx context.Context, name string) error {
 		return b.verifyCase(ctx)
 	case "serve":
 		return b.serveCase(ctx) // serve.go
+	case "mtree":
+		return b.mtreeCase(ctx)
+	case "mtree-tps":
+		return b.pgbenchCase(ctx)
 	}
 	return fmt.Errorf("no case %s", name)
 }
@@ -241,7 +248,7 @@ func (b *bench) neededFloors() map[string]bool {
 	}
 	for _, name := range b.only {
 		switch name {
-		case "identical", "scattered":
+		case "identical", "scattered", "mtree":
 			need["text"], need["typed"], need["exact"], need["raw"] = true, true, true, true
 		case "truncate":
 			need["copy-out"], need["copy-in"] = true, true

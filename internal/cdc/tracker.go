@@ -1,0 +1,154 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/fault"
+)
+
+// Tracker kinds.
+const (
+	CDC     = "cdc"
+	Trigger = "trigger"
+)
+
+// commentPrefix starts the comment on schema pgparity that records the node's tracker (a
+// comment is catalog state: it survives a crash, unlike the unlogged tables, and no logical
+// replication carries it).
+const commentPrefix = "pgparity tracker: "
+
+// Init sets up the tracker kind on node p (schema pgparity must exist): "" picks cdc where
+// wal_level = logical, else trigger. For cdc it creates the publication and, once that is
+// committed, the logical slot. It returns the kind set up.
+func Init(ctx context.Context, p *cluster.Pool, kind string) (string, error) {
+	var walLevel string
+	if err := p.QueryRow(ctx, "SELECT pg_catalog.current_setting('wal_level')").Scan(&walLevel); err != nil {
+		return "", nodeErr(p, "read wal_level", err)
+	}
+	kind, err := chooseKind(kind, walLevel, p.Node.Name)
+	if err != nil {
+		return "", err
+	}
+	if old, err := Kind(ctx, p); err != nil {
+		return "", err
+	} else if old != "" && old != kind {
+		return "", fault.Input("node %s already tracks changes with the %s tracker: run `pgparity mtree teardown` first to switch to %s", p.Node.Name, old, kind)
+	}
+	if kind == CDC {
+		if err := createSlot(ctx, p); err != nil {
+			return "", err
+		}
+	}
+	if _, err := p.Exec(ctx, "COMMENT ON SCHEMA pgparity IS '"+commentPrefix+kind+"'"); err != nil {
+		return "", nodeErr(p, "record the tracker", err)
+	}
+	return kind, nil
+}
+
+// chooseKind decides the tracker of a node from the request and its wal_level.
+func chooseKind(kind, walLevel, node string) (string, error) {
+	switch kind {
+	case "":
+		if walLevel == "logical" {
+			return CDC, nil
+		}
+		return Trigger, nil
+	case Trigger:
+		return Trigger, nil
+	case CDC:
+		if walLevel != "logical" {
+			return "", fault.Input("node %s has wal_level = %s: the cdc tracker needs logical decoding; use --tracker trigger, or set wal_level = logical and restart the node", node, walLevel)
+		}
+		return CDC, nil
+	}
+	return "", fault.Input("--tracker must be cdc or trigger, got %q", kind)
+}
+
+// Kind returns the node's tracker kind ("" when none is set up).
+func Kind(ctx context.Context, p *cluster.Pool) (string, error) {
+	var c *string
+	err := p.QueryRow(ctx, "SELECT pg_catalog.obj_description(n.oid, 'pg_namespace') FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pgparity'").Scan(&c)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", nodeErr(p, "read the tracker", err)
+	}
+	if c == nil || !strings.HasPrefix(*c, commentPrefix) {
+		return "", nil
+	}
+	return strings.TrimPrefix(*c, commentPrefix), nil
+}
+
+// Track starts tracking table t on node p with the node's tracker. It returns a note for the
+// user (e.g. a replica identity that was set), or "".
+func Track(ctx context.Context, p *cluster.Pool, t *catalog.Table) (string, error) {
+	kind, err := Kind(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case Trigger:
+		return "", TrackTrigger(ctx, p, t)
+	case CDC:
+		return trackCDC(ctx, p, t)
+	}
+	return "", fault.Input("node %s has no tracker: run `pgparity mtree init` first", p.Node.Name)
+}
+
+// Untrack stops tracking schema.table on node p (whatever the tracker).
+func Untrack(ctx context.Context, p *cluster.Pool, schema, table string) error {
+	if err := UntrackTrigger(ctx, p, schema, table); err != nil {
+		return err
+	}
+	return untrackCDC(ctx, p, schema, table)
+}
+
+// Teardown removes the node's slot and publication (the schema, with the trigger functions and
+// so the triggers, is dropped by merkle.Teardown).
+func Teardown(ctx context.Context, p *cluster.Pool) error {
+	return dropSlot(ctx, p)
+}
+
+// Check makes sure the node still tracks schema.table: for the trigger tracker its four
+// triggers exist and fire always, for cdc the table is in the publication. A table whose tracking
+// was removed (triggers dropped, publication altered) would otherwise look unchanged forever.
+func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
+	kind, err := Kind(ctx, p)
+	if err != nil {
+		return err
+	}
+	ident := pgx.Identifier{schema, table}.Sanitize()
+	var ok bool
+	if kind != "" {
+		// without a stored tree or without the table there is nothing to check (the tree reports why)
+		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pgparity.trees WHERE schema_name = $1 AND table_name = $2)
+  AND pg_catalog.to_regclass($3) IS NOT NULL`, schema, table, ident).Scan(&ok)
+		if err != nil || !ok {
+			return err
+		}
+	}
+	switch kind {
+	case Trigger:
+		err = p.QueryRow(ctx, `SELECT count(*) FILTER (WHERE tgenabled = 'A') = 4 AND count(*) FILTER (WHERE tgenabled = 'R') = 1
+  FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) AND tgname LIKE 'pgparity\_track\_%'`, ident).Scan(&ok)
+	case CDC:
+		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid
+  WHERE pub.pubname = $1 AND pr.prrelid = pg_catalog.to_regclass($2))`, Publication, ident).Scan(&ok)
+	default:
+		return nil // not initialized: the tree reports it
+	}
+	if err != nil {
+		return nodeErr(p, "check the tracking of "+ident, err)
+	}
+	if !ok {
+		return fault.Input("node %s no longer tracks changes of %s (its %s tracking was removed): run `pgparity mtree build` again", p.Node.Name, ident, kind)
+	}
+	return nil
+}

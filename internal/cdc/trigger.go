@@ -1,0 +1,170 @@
+// Package cdc tracks changes of tables with a tree (package merkle): it records the keys of
+// changed rows as marks in the node's unlogged table pgparity.marks, either from statement-level
+// triggers (trigger tracker) or from a logical replication slot decoded with pgoutput (cdc
+// tracker). A mark with a NULL key means "the whole table changed" (TRUNCATE, or more changed
+// rows in one statement or transaction than are worth recording one by one).
+package cdc
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/encode"
+	"github.com/pgparity/pgparity/internal/fault"
+)
+
+// MaxKeys is how many changed keys of one table are recorded per statement (trigger) or per
+// transaction (cdc); past it one whole-table mark is recorded instead, so memory stays bounded.
+const MaxKeys = 10000
+
+// triggerNames are the tracker's triggers on a tracked table, per event.
+var triggerNames = map[string]string{
+	"INSERT":   "pgparity_track_insert",
+	"UPDATE":   "pgparity_track_update",
+	"DELETE":   "pgparity_track_delete",
+	"TRUNCATE": "pgparity_track_truncate",
+}
+
+// appliedTrigger is the row-level trigger that records rows applied by logical replication: the
+// built-in apply worker fires row triggers only, never statement triggers. It is ENABLE REPLICA,
+// so it fires only in sessions with session_replication_role = replica (apply workers), where
+// local writes are recorded by the statement triggers.
+const appliedTrigger = "pgparity_track_applied"
+
+// functionName is the statement trigger function of the table relid, in schema pgparity.
+func functionName(relid uint32) string {
+	return pgx.Identifier{"pgparity", "track_" + strconv.FormatUint(uint64(relid), 10)}.Sanitize()
+}
+
+// rowFunctionName is the row trigger function of the table relid.
+func rowFunctionName(relid uint32) string {
+	return pgx.Identifier{"pgparity", "track_row_" + strconv.FormatUint(uint64(relid), 10)}.Sanitize()
+}
+
+// TrackTrigger installs the trigger tracker on table t of node p: statement-level AFTER triggers
+// with transition tables recording the old and new keys of changed rows, and a TRUNCATE trigger
+// recording a whole-table mark, all ENABLE ALWAYS so rows applied by logical replication are
+// tracked too. It replaces an earlier installation.
+func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error {
+	if t.Kind == "p" {
+		return fault.Input("%s is partitioned: the trigger tracker does not see writes aimed at its partitions; use --tracker cdc", t.Ident())
+	}
+	var relid uint32
+	if err := p.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1)::oid", t.Ident()).Scan(&relid); err != nil {
+		return nodeErr(p, "look up "+t.Ident(), err)
+	}
+	fn := functionName(relid)
+	keyArray := func(alias string) string {
+		parts := make([]string, len(t.Key))
+		for i, k := range t.Key {
+			c, _ := t.Column(k)
+			parts[i] = encode.KeyTextExpr(alias, c)
+		}
+		return "ARRAY[" + strings.Join(parts, ", ") + "]"
+	}
+	keys := func(rel string) string {
+		return "SELECT " + keyArray("pgparity_r") + " AS k FROM " + rel + " AS pgparity_r"
+	}
+	insert := func(sel string) string {
+		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, s.k FROM (" + sel + ") AS s;"
+	}
+	rowBody := "BEGIN\n" +
+		"IF TG_OP <> 'INSERT' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("old") + "); END IF;\n" +
+		"IF TG_OP <> 'DELETE' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("new") + "); END IF;\n" +
+		"RETURN NULL;\nEND"
+	whole := "INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, NULL); RETURN NULL;"
+	tooMany := func(rel string) string {
+		return "IF (SELECT count(*) FROM (SELECT FROM " + rel + " LIMIT " + strconv.Itoa(MaxKeys+1) + ") AS s) > " + strconv.Itoa(MaxKeys) + " THEN " + whole + " END IF;"
+	}
+	// An UPDATE marks its old and its new keys, once each (a key that did not change is one mark).
+	body := "BEGIN\n" +
+		"IF TG_OP = 'TRUNCATE' THEN " + whole + " END IF;\n" +
+		"IF TG_OP = 'DELETE' THEN " + tooMany("pgparity_old") + "\n" + insert(keys("pgparity_old")) + "\n" +
+		"ELSIF TG_OP = 'INSERT' THEN " + tooMany("pgparity_new") + "\n" + insert(keys("pgparity_new")) + "\n" +
+		"ELSE " + tooMany("pgparity_new") + "\n" + insert(keys("pgparity_old")+" UNION "+keys("pgparity_new")) + "\n" +
+		"END IF;\nRETURN NULL;\nEND"
+	tag := "$pgparity_track$"
+	if strings.Contains(body+rowBody, tag) {
+		return fault.Input("%s: a key column name contains %s", t.Ident(), tag)
+	}
+	tx, err := p.Begin(ctx)
+	if err != nil {
+		return nodeErr(p, "begin", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	stmts := []string{
+		"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS " + tag + body + tag,
+		"CREATE OR REPLACE FUNCTION " + rowFunctionName(relid) + "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS " + tag + rowBody + tag,
+	}
+	stmts = append(stmts, dropTriggers(t.Ident())...)
+	for _, ev := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
+		ref := ""
+		switch ev {
+		case "INSERT":
+			ref = " REFERENCING NEW TABLE AS pgparity_new"
+		case "UPDATE":
+			ref = " REFERENCING OLD TABLE AS pgparity_old NEW TABLE AS pgparity_new"
+		case "DELETE":
+			ref = " REFERENCING OLD TABLE AS pgparity_old"
+		}
+		name := pgx.Identifier{triggerNames[ev]}.Sanitize()
+		stmts = append(stmts,
+			"CREATE TRIGGER "+name+" AFTER "+ev+" ON "+t.Ident()+ref+" FOR EACH STATEMENT EXECUTE FUNCTION "+fn+"()",
+			"ALTER TABLE "+t.Ident()+" ENABLE ALWAYS TRIGGER "+name)
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return nodeErr(p, "install the trigger tracker on "+t.Ident(), err)
+		}
+	}
+	applied := pgx.Identifier{appliedTrigger}.Sanitize()
+	stmts = append(stmts[:0],
+		"CREATE TRIGGER "+applied+" AFTER INSERT OR UPDATE OR DELETE ON "+t.Ident()+" FOR EACH ROW EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
+		"ALTER TABLE "+t.Ident()+" ENABLE REPLICA TRIGGER "+applied)
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return nodeErr(p, "install the trigger tracker on "+t.Ident(), err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nodeErr(p, "install the trigger tracker on "+t.Ident(), err)
+	}
+	return nil
+}
+
+func dropTriggers(ident string) []string {
+	out := []string{"DROP TRIGGER IF EXISTS " + pgx.Identifier{appliedTrigger}.Sanitize() + " ON " + ident}
+	for _, ev := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
+		out = append(out, "DROP TRIGGER IF EXISTS "+pgx.Identifier{triggerNames[ev]}.Sanitize()+" ON "+ident)
+	}
+	return out
+}
+
+// UntrackTrigger removes the trigger tracker from the table (schema.table) on node p, if present.
+func UntrackTrigger(ctx context.Context, p *cluster.Pool, schema, table string) error {
+	ident := pgx.Identifier{schema, table}.Sanitize()
+	var relid *uint32
+	if err := p.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1)::oid", ident).Scan(&relid); err != nil {
+		return nodeErr(p, "look up "+ident, err)
+	}
+	if relid == nil {
+		return nil
+	}
+	drops := append(dropTriggers(ident), "DROP FUNCTION IF EXISTS "+functionName(*relid)+"()", "DROP FUNCTION IF EXISTS "+rowFunctionName(*relid)+"()")
+	for _, s := range drops {
+		if _, err := p.Exec(ctx, s); err != nil {
+			return nodeErr(p, "remove the trigger tracker from "+ident, err)
+		}
+	}
+	return nil
+}
+
+func nodeErr(p *cluster.Pool, what string, err error) error {
+	return &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("%s: %w", what, err)}
+}

@@ -1,0 +1,239 @@
+package merkle_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pgparity/pgparity/internal/cdc"
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/sandbox"
+	"github.com/pgparity/pgparity/internal/sandbox/sandboxtest"
+)
+
+// checkEqual fails unless the tree diff reports exactly what table-diff reports, and returns
+// the differing keys.
+func checkEqual(t *testing.T, pools cluster.Pools, table, what string) map[string]string {
+	t.Helper()
+	got, _ := treeDiff(t, pools, table)
+	want := fullDiff(t, pools, table)
+	sameVerdicts(t, what, got, want)
+	return want
+}
+
+func wantKeys(t *testing.T, what string, got map[string]string, keys ...string) {
+	t.Helper()
+	if len(got) != len(keys) {
+		t.Errorf("%s: %d differing keys %v, want %v", what, len(got), got, keys)
+	}
+	for _, k := range keys {
+		if _, ok := got[k]; !ok {
+			t.Errorf("%s: key %s not reported (got %v)", what, k, got)
+		}
+	}
+}
+
+// TestLeafBoundariesAndOpenEnds: the same row changed differently on two nodes, at a leaf
+// boundary, and rows before the first and past the last boundary on one node only are found.
+func TestLeafBoundariesAndOpenEnds(t *testing.T) {
+	for _, tracker := range []string{cdc.Trigger, cdc.CDC} {
+		t.Run(tracker, func(t *testing.T) {
+			db, pools := setup(t, tracker)
+			db.Exec(t, `CREATE TABLE b (k1 text, k2 int, v text, PRIMARY KEY (k1, k2));
+INSERT INTO b SELECT 'k' || lpad((g / 10)::text, 3, '0'), g % 10, 'v' FROM generate_series(0, 999) g`)
+			if r := build(t, pools, "b", 100); r.Leaves != 10 {
+				t.Fatalf("leaves: %d", r.Leaves)
+			}
+			// the first key of leaf 1 is ('k010', 0); the last of leaf 0 is ('k009', 9)
+			db.Exec(t, `UPDATE b SET v = 'n1' WHERE (k1, k2) IN (('k010', 0), ('k009', 9))`, "n1")
+			db.Exec(t, `UPDATE b SET v = 'n2' WHERE (k1, k2) IN (('k010', 0), ('k009', 9))`, "n2")
+			db.Exec(t, `INSERT INTO b VALUES ('zzz', 1, 'tail'), ('a', 1, 'head')`, "n3")
+			got := checkEqual(t, pools, "b", "boundary")
+			wantKeys(t, "boundary", got, "k010,0", "k009,9", "zzz,1", "a,1")
+		})
+	}
+}
+
+// TestImmediateRestartLosesNothing: changes made before a node crashes (its unlogged marks and
+// tree are emptied by recovery) are still found after the restart.
+func TestImmediateRestartLosesNothing(t *testing.T) {
+	for _, tracker := range []string{cdc.Trigger, cdc.CDC} {
+		t.Run(tracker, func(t *testing.T) {
+			db, pools := setup(t, tracker)
+			db.Exec(t, `CREATE TABLE r (id int PRIMARY KEY, v text); INSERT INTO r SELECT g, 'v' FROM generate_series(1, 1000) g`)
+			build(t, pools, "r", 100)
+			// the sandbox runs with synchronous_commit = off: make these commits durable
+			db.Exec(t, `SET synchronous_commit = on; UPDATE r SET v = 'changed' WHERE id IN (5, 505); DELETE FROM r WHERE id = 999`, "n2")
+			ctx := testContext(t)
+			sb := sandbox.Shared()
+			if err := sb.Kill(ctx, "n2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := sb.Start(ctx, "n2"); err != nil {
+				t.Fatal(err)
+			}
+			pools = sandboxtest.Pools(t, db, 4, nodes...)
+			var trees int
+			if err := pools[1].QueryRow(ctx, "SELECT count(*) FROM pgparity.trees").Scan(&trees); err != nil || trees != 0 {
+				t.Fatalf("after the crash n2 holds %d trees (%v): unlogged tables should be empty", trees, err)
+			}
+			got, res := treeDiff(t, pools, "r")
+			if len(res.Lost) != 1 || res.Lost[0] != "n2" {
+				t.Errorf("nodes without a usable tree: %v, want [n2]", res.Lost)
+			}
+			wantKeys(t, "after crash", got, "5", "505", "999")
+			db.Exec(t, `UPDATE r SET v = 'again' WHERE id = 700`, "n2")
+			got = checkEqual(t, pools, "r", "after crash, next change")
+			wantKeys(t, "after crash, next change", got, "5", "505", "999", "700")
+		})
+	}
+}
+
+// TestKilledListenerLosesNothing kills a running `mtree listen` (SIGKILL, in a child process)
+// between changes: what it had not confirmed is read again.
+func TestKilledListenerLosesNothing(t *testing.T) {
+	db, pools := setup(t, cdc.CDC)
+	db.Exec(t, `CREATE TABLE l (id int PRIMARY KEY, v text); INSERT INTO l SELECT g, 'v' FROM generate_series(1, 1000) g`)
+	build(t, pools, "l", 100)
+	params, _ := json.Marshal(sandboxtest.Nodes(t, db, "n1")[0])
+	cmd := exec.Command(os.Args[0], "-test.run=^TestListenHelper$")
+	cmd.Env = append(os.Environ(), "PGPARITY_LISTEN_NODE="+string(params))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	waitFor(t, "the listener to take the slot", func() bool {
+		var active bool
+		_ = pools[0].QueryRow(ctx, "SELECT coalesce((SELECT active FROM pg_replication_slots WHERE slot_name LIKE 'pgparity%' AND database = current_database()), false)").Scan(&active)
+		return active
+	})
+	for i := 0; i < 20; i++ {
+		db.Exec(t, fmt.Sprintf(`UPDATE l SET v = 'n1-%d' WHERE id = %d`, i, i*50+1), "n1")
+	}
+	waitFor(t, "the listener to record marks", func() bool {
+		var n int
+		_ = pools[0].QueryRow(ctx, "SELECT count(*) FROM pgparity.marks").Scan(&n)
+		return n > 0
+	})
+	db.Exec(t, `DELETE FROM l WHERE id = 1000`, "n1")
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	db.Exec(t, `INSERT INTO l VALUES (2000, 'after')`, "n1")
+	got := checkEqual(t, pools, "l", "after SIGKILL")
+	if len(got) != 22 {
+		t.Errorf("after SIGKILL: %d differing keys, want 22", len(got))
+	}
+}
+
+// TestListenHelper is the child process of TestKilledListenerLosesNothing.
+func TestListenHelper(t *testing.T) {
+	raw := os.Getenv("PGPARITY_LISTEN_NODE")
+	if raw == "" {
+		t.Skip("run by TestKilledListenerLosesNothing")
+	}
+	var n cluster.Node
+	if err := json.Unmarshal([]byte(raw), &n); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pools, err := cluster.Connect(ctx, []cluster.Node{n}, cluster.PoolOptions{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cdc.Listen(ctx, pools[0])
+}
+
+// TestListenAndDiffTogether: `mtree table-diff` works while `mtree listen` runs, and a
+// cancelled listener stops cleanly.
+func TestListenAndDiffTogether(t *testing.T) {
+	db, pools := setup(t, cdc.CDC)
+	db.Exec(t, `CREATE TABLE lt (id int PRIMARY KEY, v text); INSERT INTO lt SELECT g, 'v' FROM generate_series(1, 500) g`)
+	build(t, pools, "lt", 100)
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := make(chan error, 3)
+	for _, p := range pools {
+		go func() { done <- cdc.Listen(ctx, p) }()
+	}
+	db.Exec(t, `UPDATE lt SET v = 'x' WHERE id = 42`, "n3")
+	got := checkEqual(t, pools, "lt", "while listening")
+	wantKeys(t, "while listening", got, "42")
+	cancel()
+	for range pools {
+		if err := <-done; err != nil {
+			t.Errorf("listen after cancel: %v", err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTrackingRemovedIsAnError: a node whose triggers were dropped cannot vouch for its tree.
+func TestTrackingRemovedIsAnError(t *testing.T) {
+	db, pools := setup(t, cdc.Trigger)
+	db.Exec(t, `CREATE TABLE tr (id int PRIMARY KEY)`)
+	build(t, pools, "tr", 100)
+	db.Exec(t, `DROP TRIGGER pgparity_track_update ON tr`, "n3")
+	err := cdc.Check(testContext(t), pools[2], "public", "tr")
+	if err == nil || !strings.Contains(err.Error(), `node n3 no longer tracks changes of "public"."tr" (its trigger tracking was removed)`) {
+		t.Fatalf("check: %v", err)
+	}
+}
+
+// TestOtherRuleVersionIsRehashed: leaves stored under another row hash rule are never compared:
+// here they all claim to be equal, yet the differing row is found.
+func TestOtherRuleVersionIsRehashed(t *testing.T) {
+	db, pools := setup(t, cdc.Trigger)
+	db.Exec(t, `CREATE TABLE rv (id int PRIMARY KEY, v text); INSERT INTO rv SELECT g, 'v' FROM generate_series(1, 300) g`)
+	build(t, pools, "rv", 100)
+	db.Exec(t, `UPDATE rv SET v = 'silent' WHERE id = 150; DELETE FROM pgparity.marks`, "n2") // a change no mark tells of
+	db.Exec(t, `UPDATE pgparity.trees SET rule_version = 1; UPDATE pgparity.leaves SET cnt = 1, sum = '1'`)
+	got, res := treeDiff(t, pools, "rv")
+	wantKeys(t, "other rule version", got, "150")
+	if res.Rehashed != res.Leaves || len(res.Lost) != 3 {
+		t.Errorf("rehashed %d of %d leaves, %d nodes without a usable tree; want all and 3", res.Rehashed, res.Leaves, len(res.Lost))
+	}
+}
+
+// TestIdleListenerStaysConnected: a listener with nothing to decode answers the server's
+// keepalives, so wal_sender_timeout does not end it.
+func TestIdleListenerStaysConnected(t *testing.T) {
+	db, pools := setup(t, cdc.CDC)
+	db.Exec(t, `CREATE TABLE idle (id int PRIMARY KEY)`)
+	build(t, pools, "idle", 100)
+	db.Exec(t, `ALTER SYSTEM SET wal_sender_timeout = '1s'`, "n1")
+	db.Exec(t, `SELECT pg_reload_conf()`, "n1")
+	t.Cleanup(func() {
+		db.Exec(t, `ALTER SYSTEM RESET wal_sender_timeout`, "n1")
+		db.Exec(t, `SELECT pg_reload_conf()`, "n1")
+	})
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := make(chan error, 1)
+	go func() { done <- cdc.Listen(ctx, pools[0]) }()
+	select {
+	case err := <-done:
+		t.Fatalf("idle listener ended: %v", err)
+	case <-time.After(4 * time.Second):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("listener after cancel: %v", err)
+	}
+}

@@ -1,0 +1,142 @@
+package merkle_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/cdc"
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/merkle"
+	"github.com/pgparity/pgparity/internal/report"
+	"github.com/pgparity/pgparity/internal/sandbox"
+	"github.com/pgparity/pgparity/internal/sandbox/sandboxtest"
+)
+
+// Three nodes shared by every test of the package; tests do not run in parallel, and a test
+// that restarts a node waits for it before it returns.
+func TestMain(m *testing.M) { os.Exit(sandbox.RunTests(m, 3)) }
+
+var nodes = []string{"n1", "n2", "n3"}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// setup creates a fresh database, pools on it, and sets up the tracker on every node.
+func setup(t *testing.T, tracker string) (*sandbox.DB, cluster.Pools) {
+	t.Helper()
+	db := sandbox.NewDB(t)
+	pools := sandboxtest.Pools(t, db, 4, nodes...)
+	ctx := testContext(t)
+	for _, p := range pools {
+		if err := merkle.Init(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		kind, err := cdc.Init(ctx, p, tracker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind != tracker {
+			t.Fatalf("tracker on %s: %s, want %s", p.Node.Name, kind, tracker)
+		}
+	}
+	t.Cleanup(func() { // drop the slots: they are per server and outlive the database
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, p := range pools {
+			_ = cdc.Teardown(ctx, p)
+		}
+	})
+	return db, pools
+}
+
+func opts(table string) merkle.Options {
+	return merkle.Options{Schema: "public", Table: table, Concurrency: 2, Tool: "test"}
+}
+
+// trackOn returns the tracker installer of a build on pools.
+func trackOn(pools cluster.Pools) merkle.Tracker {
+	return func(ctx context.Context, i int, tb *catalog.Table) error {
+		_, err := cdc.Track(ctx, pools[i], tb)
+		return err
+	}
+}
+
+func build(t *testing.T, pools cluster.Pools, table string, block int) *merkle.Result {
+	t.Helper()
+	r, err := merkle.Build(testContext(t), pools, opts(table), block, trackOn(pools))
+	if err != nil {
+		t.Fatalf("build %s: %v", table, err)
+	}
+	return r
+}
+
+// treeDiff drains every node and runs the tree comparison: the verdict per differing key.
+func treeDiff(t *testing.T, pools cluster.Pools, table string) (map[string]string, *merkle.Result) {
+	t.Helper()
+	ctx := testContext(t)
+	for _, p := range pools {
+		if err := cdc.Drain(ctx, p); err != nil {
+			t.Fatalf("drain %s: %v", p.Node.Name, err)
+		}
+	}
+	s := &verdicts{}
+	r, err := merkle.Sync(ctx, pools, opts(table), s)
+	if err != nil {
+		t.Fatalf("mtree diff %s: %v", table, err)
+	}
+	return s.keys, r
+}
+
+// fullDiff runs table-diff: the verdict per differing key.
+func fullDiff(t *testing.T, pools cluster.Pools, table string) map[string]string {
+	t.Helper()
+	s := &verdicts{}
+	_, err := diff.Run(testContext(t), pools, diff.Options{Schema: "public", Table: table, BlockSize: 100, Concurrency: 2, Tool: "test"}, s)
+	if err != nil {
+		t.Fatalf("table-diff %s: %v", table, err)
+	}
+	return s.keys
+}
+
+// verdicts is a sink keeping, per differing key, which nodes hold which row hash.
+type verdicts struct{ keys map[string]string }
+
+func (v *verdicts) Begin(*report.Diff) error { v.keys = map[string]string{}; return nil }
+func (v *verdicts) End(*report.Diff) error   { return nil }
+func (v *verdicts) Entry(e *report.Entry) error {
+	var parts []string
+	for _, ver := range e.Versions {
+		parts = append(parts, fmt.Sprintf("%v:%d", ver.Nodes, ver.Hash))
+	}
+	sort.Strings(parts)
+	v.keys[strings.Join(e.Key, ",")] = strings.Join(parts, " ")
+	return nil
+}
+
+// sameVerdicts fails the test unless both comparisons found the same keys with the same rows.
+func sameVerdicts(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("%s: key %s differs (%s) but the tree diff missed it", what, k, w)
+		} else if g != w {
+			t.Errorf("%s: key %s: tree diff says %s, table-diff %s", what, k, g, w)
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: tree diff reports key %s (%s) that table-diff does not", what, k, g)
+		}
+	}
+}

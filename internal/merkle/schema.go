@@ -1,0 +1,65 @@
+// Package merkle keeps persistent per-table hash trees on every node: leaves are key ranges with
+// the same boundaries on every node, each holding (row count, sum of mixed row hashes) exactly as
+// table-diff computes a range checksum. Change marks (written by a tracker, see package cdc) say
+// which leaves to rehash, so a re-check costs the rows that changed, not the table.
+package merkle
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgparity/pgparity/internal/cluster"
+)
+
+// Schema is the schema holding pgparity's state on every node.
+const Schema = "pgparity"
+
+//go:embed schema.sql
+var schemaSQL string
+
+// Init creates the schema and its unlogged tables on the node (idempotent).
+func Init(ctx context.Context, p *cluster.Pool) error {
+	if _, err := p.Exec(ctx, schemaSQL); err != nil {
+		return &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("create schema %s: %w", Schema, err)}
+	}
+	return nil
+}
+
+// Initialized reports whether the node has pgparity's schema and tables.
+func Initialized(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, "SELECT pg_catalog.to_regclass('pgparity.marks') IS NOT NULL").Scan(&ok)
+	return ok, err
+}
+
+// Teardown drops the schema and everything in it (trigger functions, and with them the triggers
+// on user tables).
+func Teardown(ctx context.Context, p *cluster.Pool) error {
+	if _, err := p.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{Schema}.Sanitize()+" CASCADE"); err != nil {
+		return &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("drop schema %s: %w", Schema, err)}
+	}
+	return nil
+}
+
+// Forget removes the tree of the table relid from the node (its leaves and marks).
+func Forget(ctx context.Context, p *cluster.Pool, schema, table string) error {
+	_, err := p.Exec(ctx, `WITH t AS (DELETE FROM pgparity.trees WHERE schema_name = $1 AND table_name = $2 RETURNING relid),
+  l AS (DELETE FROM pgparity.leaves WHERE tree IN (SELECT relid FROM t))
+DELETE FROM pgparity.marks WHERE tree IN (SELECT relid FROM t)`, schema, table)
+	if err != nil && !isUndefinedTable(err) {
+		return &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("remove the tree of %s.%s: %w", schema, table, err)}
+	}
+	return nil
+}
+
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000")
+}

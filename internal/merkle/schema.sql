@@ -1,0 +1,29 @@
+-- pgparity's state on a node: schema pgparity, UNLOGGED tables only (an unlogged table cannot be
+-- published, so no FOR ALL TABLES publication replicates it; a crash empties it, which the
+-- trees treat as "rehash everything on this node").
+CREATE SCHEMA IF NOT EXISTS pgparity;
+CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.trees (
+    relid        oid PRIMARY KEY,
+    schema_name  text NOT NULL,
+    table_name   text NOT NULL,
+    key_columns  text[] NOT NULL,
+    rule_version int NOT NULL,
+    block_size   int NOT NULL,
+    generation   bigint NOT NULL DEFAULT 0,
+    built_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.leaves (
+    tree oid NOT NULL,
+    leaf int NOT NULL,
+    lo   text[],
+    cnt  bigint NOT NULL,
+    sum  text NOT NULL, -- exact integer sum of mixed row hashes (numeric as text)
+    PRIMARY KEY (tree, leaf)
+);
+CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.marks (
+    tree oid NOT NULL,
+    k    text[],
+    xid  xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
+);
+CREATE INDEX IF NOT EXISTS marks_tree ON pgparity.marks (tree);

@@ -1,0 +1,90 @@
+package merkle
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/encode"
+)
+
+// store writes node p's leaf sums (sums[l] for every leaf l with write[l]) and deletes the change
+// marks its snapshot saw, in one transaction, only if no other update stored since the snapshot
+// (generation check). replace writes a new tree (build); all rewrites every leaf (a node without
+// a usable tree, or new boundaries after a split or merge). It reports whether it stored.
+func store(ctx context.Context, p *cluster.Pool, t *Tree, relid uint32, st *nodeState, sums []diff.RangeSum, write []bool, replace, all bool) (bool, error) {
+	fail := func(what string, err error) (bool, error) {
+		return false, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("store the tree of %s.%s: %s: %w", t.Schema, t.Table, what, err)}
+	}
+	tx, err := p.Begin(ctx)
+	if err != nil {
+		return fail("begin", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var tag int64
+	if replace || st.generation < 0 {
+		if replace {
+			if _, err := tx.Exec(ctx, "DELETE FROM pgparity.trees WHERE relid = $1", relid); err != nil {
+				return fail("replace tree", err)
+			}
+		}
+		ct, err := tx.Exec(ctx, `INSERT INTO pgparity.trees (relid, schema_name, table_name, key_columns, rule_version, block_size)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (relid) DO NOTHING`, relid, t.Schema, t.Table, t.Key, encode.RowHashVersion, t.BlockSize)
+		if err != nil {
+			return fail("insert tree", err)
+		}
+		tag = ct.RowsAffected()
+	} else {
+		ct, err := tx.Exec(ctx, `UPDATE pgparity.trees SET generation = generation + 1, updated_at = now(), rule_version = $3
+WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersion)
+		if err != nil {
+			return fail("update tree", err)
+		}
+		tag = ct.RowsAffected()
+	}
+	if tag == 0 {
+		return false, nil // another update stored since our snapshot: its state stands
+	}
+	all = all || replace || !st.usable
+	leafSum := func(l int) []any {
+		var lo []string
+		if l > 0 {
+			lo = t.Bounds[l-1]
+		}
+		sumText := sums[l].Sum
+		if sumText == "" {
+			sumText = "0"
+		}
+		return []any{relid, l, lo, sums[l].Count, sumText}
+	}
+	b := &pgx.Batch{}
+	if all {
+		if _, err := tx.Exec(ctx, "DELETE FROM pgparity.leaves WHERE tree = $1", relid); err != nil {
+			return fail("replace leaves", err)
+		}
+		rows := make([][]any, len(sums))
+		for l := range sums {
+			rows[l] = leafSum(l)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pgparity", "leaves"}, []string{"tree", "leaf", "lo", "cnt", "sum"}, pgx.CopyFromRows(rows)); err != nil {
+			return fail("write leaves", err)
+		}
+	} else {
+		for l := range sums {
+			if write[l] {
+				b.Queue(`UPDATE pgparity.leaves SET cnt = $4, sum = $5 WHERE tree = $1 AND leaf = $2 AND lo IS NOT DISTINCT FROM $3`, leafSum(l)...)
+			}
+		}
+	}
+	b.Queue("DELETE FROM pgparity.marks WHERE tree = $1 AND pg_catalog.pg_visible_in_snapshot(xid, $2::pg_snapshot)", relid, st.snapshot)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fail("write leaves", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail("commit", err)
+	}
+	return true, nil
+}

@@ -1,0 +1,220 @@
+package merkle
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgparity/pgparity/internal/catalog"
+	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/report"
+)
+
+// Options say which table's tree to bring up to date (and compare).
+type Options struct {
+	Cluster       string
+	Schema, Table string
+	Concurrency   int
+	Tool          string
+}
+
+// Result is what a Sync or Build did.
+type Result struct {
+	Diff      *report.Diff // the finished header and summary (Sync with a sink only)
+	Leaves    int
+	Rehashed  int      // leaves hashed in this run (on every node)
+	Differing int      // leaves whose sums differ across nodes
+	Marks     int64    // change marks consumed, all nodes
+	Skipped   []string // nodes whose state was not stored: another update ran meanwhile
+	Lost      []string // nodes that had no usable stored tree (never built there, or a crash)
+	Splits    int      // leaves split because they grew past twice the block size
+	Merges    int      // leaves merged into a neighbour because they shrank
+}
+
+// Sync brings the table's trees up to date on every node: inside one snapshot per node it
+// rehashes every leaf that a change mark (visible in that snapshot) falls in, on every node, and,
+// when sink is not nil, compares the leaves across nodes and drills into the differing ones with
+// table-diff's row-level code, streaming differing keys to sink. Then each node stores its new
+// leaf sums and deletes the marks its snapshot saw, unless another update stored meanwhile.
+// Trackers must have drained their change stream before Sync is called.
+func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Sink) (*Result, error) {
+	started := time.Now().UTC()
+	step := func(name string) { slog.Debug("mtree sync", "step", name, "seconds", time.Since(started).Seconds()) }
+	tree, pls, err := locate(ctx, pools, opts.Schema, opts.Table)
+	if err != nil {
+		return nil, err
+	}
+	c, err := prepare(ctx, pools, opts, tree.BlockSize)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(c.Table().Table.Key, tree.Key) {
+		return nil, fault.Input("the key of %s is %v now but was %v when its tree was built: run `pgparity mtree build` again",
+			c.Table().Table.Ident(), c.Table().Table.Key, tree.Key)
+	}
+	step("prepared")
+	ks := newKeySQL(c.Table())
+	states := make([]*nodeState, len(pools))
+	_, err = c.Open(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
+		st, err := readState(ctx, tx, tree, pls[i], ks)
+		states[i] = st
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(ctx)
+	step("snapshots and stored state read")
+	res := &Result{Leaves: tree.Leaves()}
+	dirty := make([]bool, tree.Leaves())
+	for i, st := range states {
+		res.Marks += st.marks
+		if !st.usable {
+			res.Lost = append(res.Lost, pools[i].Node.Name)
+		}
+		for l := range dirty {
+			dirty[l] = dirty[l] || st.all || st.dirty[l]
+		}
+	}
+	fresh, err := rehash(ctx, c, tree, dirty)
+	if err != nil {
+		return nil, err
+	}
+	res.Rehashed = len(fresh)
+	step("dirty leaves rehashed")
+	sums := make([][]diff.RangeSum, len(pools)) // per node, per leaf, as of the snapshots
+	for n := range sums {
+		sums[n] = make([]diff.RangeSum, tree.Leaves())
+		for l := range sums[n] {
+			if dirty[l] {
+				sums[n][l] = fresh[l][n]
+			} else {
+				sums[n][l] = states[n].sums[l]
+			}
+		}
+	}
+	if sink != nil {
+		sum := func(leaf, node int) diff.RangeSum { return sums[node][leaf] }
+		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, sink, started); err != nil {
+			return nil, err
+		}
+	}
+	step("compared")
+	relayout, err := rebalance(ctx, c, pools, tree, sums, dirty, &res.Splits, &res.Merges)
+	if err != nil {
+		return nil, err
+	}
+	res.Leaves = tree.Leaves()
+	c.Close(ctx)
+	stored := make([]bool, len(pools))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, p := range pools {
+		g.Go(func() error {
+			var err error
+			stored[i], err = store(gctx, p, tree, pls[i].relid, states[i], sums[i], dirty, false, relayout)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	step("stored")
+	for i, p := range pools {
+		if !stored[i] {
+			res.Skipped = append(res.Skipped, p.Node.Name)
+		}
+	}
+	return res, nil
+}
+
+// prepare opens table-diff's comparer for the table.
+func prepare(ctx context.Context, pools cluster.Pools, opts Options, blockSize int) (*diff.Comparer, error) {
+	c, err := diff.Prepare(ctx, pools, diff.Options{
+		Cluster: opts.Cluster, Schema: opts.Schema, Table: opts.Table,
+		BlockSize: max(10, blockSize), Concurrency: max(1, opts.Concurrency), Tool: opts.Tool,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Table().Table.KeyKind == catalog.KeyNone {
+		return nil, fault.Input("%s has no usable key (no primary key and no unique index on NOT NULL columns): a tree needs one", c.Table().Table.Ident())
+	}
+	return c, nil
+}
+
+// maxSpan is how many adjacent leaves one hashing query covers.
+const maxSpan = 50
+
+// rehash hashes the dirty leaves on every node in the open snapshots: fresh[leaf][node].
+func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[int][]diff.RangeSum, error) {
+	var spans [][2]int
+	for l := 0; l < len(dirty); l++ {
+		if !dirty[l] {
+			continue
+		}
+		first := l
+		for l+1 < len(dirty) && dirty[l+1] && l+1-first < maxSpan {
+			l++
+		}
+		spans = append(spans, [2]int{first, l})
+	}
+	fresh := make(map[int][]diff.RangeSum, len(spans))
+	work := make(chan [2]int)
+	results := make(chan map[int][]diff.RangeSum)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for _, s := range spans {
+			select {
+			case work <- s:
+			case <-gctx.Done():
+				return nil
+			}
+		}
+		return nil
+	})
+	wg, wctx := errgroup.WithContext(gctx)
+	for w := 0; w < c.Workers(); w++ {
+		wg.Go(func() error {
+			for s := range work {
+				sums, err := c.HashRange(wctx, w, t.span(s[0], s[1]))
+				if err != nil {
+					return err
+				}
+				out := map[int][]diff.RangeSum{}
+				for l := s[0]; l <= s[1]; l++ {
+					out[l] = make([]diff.RangeSum, len(sums))
+					for node := range sums {
+						out[l][node] = normal(sums[node][l-s[0]])
+					}
+				}
+				select {
+				case results <- out:
+				case <-wctx.Done():
+					return wctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		err := wg.Wait()
+		close(results)
+		return err
+	})
+	for r := range results {
+		for l, s := range r {
+			fresh[l] = s
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return fresh, nil
+}
