@@ -505,3 +505,29 @@ func TestHistoryVerify(t *testing.T) {
 	}
 	wantStrings(t, "divergences after the repair and a clean verify", divergenceLines(divs), []string{resolved("42"), resolved("7")})
 }
+
+// TestHistoryMtree: mtree table-diff records its run and differing keys like table-diff.
+func TestHistoryMtree(t *testing.T) {
+	_, svc := historySetup(t, "")
+	for _, args := range [][]string{{"init", "c", "--tracker", "trigger"}, {"build", "c", "public.t", "--block-size", "10"}} {
+		if code, stdout, stderr := run(t, append([]string{"--service-file", svc, "mtree"}, args...)...); code != ExitOK {
+			t.Fatalf("mtree %v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+	if code, _, stderr := run(t, "--service-file", svc, "mtree", "table-diff", "c", "public.t", "--out", "m.json"); code != ExitDiffer {
+		t.Fatalf("mtree table-diff: exit %d, stderr %q", code, stderr)
+	}
+	var runs historyRuns
+	historyJSON(t, &runs)
+	if len(runs.Runs) != 1 || runs.Runs[0].Command != "mtree table-diff" || runs.Runs[0].Status != "differ" || *runs.Runs[0].ExitCode != 1 ||
+		runs.Runs[0].DifferingKeys != 3 || runs.Runs[0].DiffFile == nil || *runs.Runs[0].DiffFile != abs(t, "m.json") {
+		t.Fatalf("mtree table-diff run: %+v", runs.Runs)
+	}
+	id := runs.Runs[0].ID
+	var divs historyDivergences
+	historyJSON(t, &divs, "--divergences")
+	open := func(key string) string {
+		return fmt.Sprintf("public.t %s nodes=n1,n2 first=%d last=%d repair=- resolved=- by=- open=true", key, id, id)
+	}
+	wantStrings(t, "divergences after mtree table-diff", divergenceLines(divs), []string{open("2"), open("3"), open("11")})
+}

@@ -31,7 +31,7 @@ changed, so that a re-check costs the rows that changed, not the table. See docs
 
 // mtreeEnv loads the settings with the flags that mtree commands share.
 func mtreeEnv(g *globals, ov job.Overrides) (*job.Env, error) {
-	e, err := job.LoadEnv(g.configFile, g.serviceFile)
+	e, err := g.jobEnv()
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
 	"github.com/pgparity/pgparity/internal/merkle"
+	"github.com/pgparity/pgparity/internal/report"
 )
 
 // Mtree says which cluster (and table) an mtree command works on.
@@ -138,25 +139,45 @@ func RunMtreeDiff(ctx context.Context, env *Env, o Mtree) (*MtreeResult, error) 
 	} else if err := CheckWritable(filepath.Join(env.Settings.OutputDir, ".probe")); err != nil {
 		return nil, err
 	}
-	cl, pools, err := env.Connect(ctx, o.Cluster, nil)
+	cl, err := env.Cluster(o.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	defer pools.Close()
-	if err := drain(ctx, pools, schema, table); err != nil {
-		return nil, err
+	name := report.TableRef{Schema: schema, Name: table}.String()
+	opts := map[string]any{}
+	if o.HTML {
+		opts["html"] = true
 	}
-	out := &DiffOutput{Path: o.Out, Dir: env.Settings.OutputDir, HTML: o.HTML}
-	defer out.Abort()
-	r, err := merkle.Sync(ctx, pools, mtreeOptions(env, cl.Name, schema, table, o.Tool), out)
-	if err != nil {
-		return nil, err
+	rec := env.StartRun(ctx, RunInfo{Command: "mtree table-diff", Cluster: cl.Name, Tables: []string{name}, Options: opts})
+	hist := rec.Divergences(ctx, name)
+	res, err := func() (*MtreeResult, error) {
+		pools, err := env.connectNodes(ctx, cl, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer pools.Close()
+		if err := drain(ctx, pools, schema, table); err != nil {
+			return nil, err
+		}
+		out := &DiffOutput{Path: o.Out, Dir: env.Settings.OutputDir, HTML: o.HTML}
+		defer out.Abort()
+		r, err := merkle.Sync(ctx, pools, mtreeOptions(env, cl.Name, schema, table, o.Tool), report.Tee(out, hist))
+		if err != nil {
+			return nil, err
+		}
+		d, err := out.Result()
+		if err != nil {
+			return nil, err
+		}
+		return &MtreeResult{Tree: r, Diff: d}, nil
+	}()
+	hist.Close()
+	var d *DiffResult
+	if res != nil {
+		d = res.Diff
 	}
-	d, err := out.Result()
-	if err != nil {
-		return nil, err
-	}
-	return &MtreeResult{Tree: r, Diff: d}, nil
+	recordDiff(ctx, rec, name, d, len(cl.Nodes), err)
+	return res, err
 }
 
 // RunMtreeListen consumes the change stream of every cdc node until ctx ends.

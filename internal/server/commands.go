@@ -77,6 +77,8 @@ var commands = map[string]command{
 	"schema-diff":  {Role: cluster.RoleOperator, ReadOnly: true, Prepare: prepareSchemaDiff},
 	"table-repair": {Role: cluster.RoleAdmin, Prepare: prepareTableRepair},
 	"verify":       {Role: cluster.RoleOperator, ReadOnly: true, Prepare: prepareVerify},
+	// mtree table-diff writes only pgparity's own tree state on the nodes: a read-only check.
+	"mtree table-diff": {Role: cluster.RoleOperator, ReadOnly: true, Prepare: prepareMtreeDiff},
 }
 
 // commandNames lists the accepted commands, sorted, for messages.

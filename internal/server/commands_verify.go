@@ -132,3 +132,40 @@ type PairResult struct {
 	// Coverage is the share of the pair's rows verified (0 to 1); -1 when nothing was compared.
 	Coverage float64 `json:"coverage"`
 }
+
+// mtreeDiffOptions are mtree table-diff's flags that a request may set.
+type mtreeDiffOptions struct {
+	Output string `json:"output"`
+}
+
+// prepareMtreeDiff validates an mtree table-diff request: the trees must have been built with
+// `pgparity mtree build` (the job fails with exit 2 otherwise, as the command does).
+func prepareMtreeDiff(env *job.Env, r *Request) (*prepared, error) {
+	var o mtreeDiffOptions
+	if err := decodeOptions(r.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.Output == "" {
+		o.Output = "json"
+	}
+	if o.Output != "json" && o.Output != "html" {
+		return nil, fault.Input("--output must be json or html, got %q", o.Output)
+	}
+	if _, _, err := catalog.ParseName(r.Table); err != nil {
+		return nil, err
+	}
+	name, nodes, err := nodesOf(env, r.Cluster, nil)
+	if err != nil {
+		return nil, err
+	}
+	run := func(ctx context.Context, e *job.Env, dir string) (*Outcome, error) {
+		run := *env
+		run.Settings.OutputDir = dir
+		res, err := job.RunMtreeDiff(ctx, &run, job.Mtree{Cluster: name, Table: r.Table, HTML: o.Output == "html", Tool: "pgparity serve"})
+		if err != nil {
+			return nil, err
+		}
+		return diffOutcome(name, res.Diff), differs(res.Diff.Diff.Summary.Status)
+	}
+	return &prepared{Cluster: name, Nodes: nodes, Run: run}, nil
+}

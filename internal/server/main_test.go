@@ -95,7 +95,7 @@ func startServerWith(t *testing.T, svcFile string, tlsOn bool, serverExtra, yaml
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	text := "output_dir: " + out + "\nconcurrency: 2\n" + server + serverExtra + yaml
+	text := "output_dir: " + out + "\nconcurrency: 2\nhistory_path: " + filepath.Join(dir, "history.db") + "\n" + server + serverExtra + yaml
 	ts.yamlPath = writeFile(t, dir, "pgparity.yaml", []byte(text))
 	env, err := job.LoadEnv(ts.yamlPath, svcFile)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgparity/pgparity/internal/job"
 	"github.com/pgparity/pgparity/internal/sandbox"
 )
 
@@ -74,4 +75,38 @@ func TestVerifyJob(t *testing.T) {
 	var bad map[string]any
 	code := ts.call(t, c, "POST", "/v1/jobs", map[string]any{"command": "verify", "cluster": "c", "options": map[string]any{"min-coverage": 150}}, &bad)
 	must(t, code == 400, "verify with min-coverage 150: %d %v", code, bad)
+}
+
+// TestMtreeDiffJob: an mtree table-diff job reports what the command reports (exit 2 before
+// the tree is built, the differing keys after).
+func TestMtreeDiffJob(t *testing.T) {
+	db, svc := diffTable(t)
+	ts := startServer(t, svc, false, "")
+	c := ts.client(t, "")
+	run := func(req map[string]any) JobView {
+		t.Helper()
+		var acc map[string]string
+		if code := ts.call(t, c, "POST", "/v1/jobs", req, &acc); code != 202 {
+			t.Fatalf("POST %v: %d %v", req, code, acc)
+		}
+		return ts.wait(t, c, acc["id"])
+	}
+	req := map[string]any{"command": "mtree table-diff", "cluster": "c", "table": "public.t"}
+	v := run(req)
+	must(t, v.Status == StateFailed && *v.ExitCode == 2, "mtree table-diff before build: %+v", v)
+	env, err := job.LoadEnv("", svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := job.RunMtreeInit(ctx, env, job.Mtree{Cluster: "c", Tracker: "trigger"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := job.RunMtreeBuild(ctx, env, job.Mtree{Cluster: "c", Table: "public.t", BlockSize: 100}); err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(t, "UPDATE public.t SET v = 'later' WHERE id = 400", "n2")
+	v = run(req)
+	must(t, v.Status == StateDone && *v.ExitCode == 1 && len(v.Tables) == 1 && v.Tables[0].DifferingKeys == 3 && v.DiffFile != "",
+		"mtree table-diff: %+v", v)
 }
