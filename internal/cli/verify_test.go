@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,24 +44,7 @@ func replicated(t *testing.T) (*sandbox.DB, string, string) {
 	db := sandbox.NewDB(t)
 	db.Exec(t, `CREATE TABLE public.acc (id int PRIMARY KEY, note text)`)
 	db.Exec(t, `INSERT INTO public.acc SELECT g, 'row ' || g FROM generate_series(1, 300) g; CREATE PUBLICATION p FOR TABLE public.acc`, "n1")
-	port := 0
-	for _, n := range db.Sandbox.Nodes {
-		if n.Name == "n1" {
-			port = n.Port
-		}
-	}
-	sub := "s_" + db.Name
-	db.Exec(t, fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=%d user=%s password=%s dbname=%s' PUBLICATION p",
-		sub, port, sandbox.Superuser, db.Sandbox.Password, db.Name), "n2")
-	t.Cleanup(func() { db.Exec(t, "DROP SUBSCRIPTION "+sub, "n2") })
-	conn := db.Connect(t, "n2")
-	deadline := time.Now().Add(time.Minute)
-	for synced := false; !synced; {
-		if err := conn.QueryRow(context.Background(), "SELECT count(*) > 0 AND bool_and(srsubstate = 'r') FROM pg_catalog.pg_subscription_rel").Scan(&synced); err != nil || time.Now().After(deadline) {
-			t.Fatalf("initial sync: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	sub := db.Subscribe(t, "n1", "n2", "p", "")
 	return db, db.ServiceFile(t, "c"), sub
 }
 

@@ -76,68 +76,17 @@ func dataOptions() DataOptions {
 	return DataOptions{Cluster: "c", Concurrency: 3, MaxConnections: 4, BlockSize: 10, MaxDiffRows: 1000, Tool: "test"}
 }
 
-// subscribe creates a subscription on subNode to publication pub of the test database on n1,
-// waits for its initial table sync, and drops it when the test ends (before the database is
-// dropped: DROP DATABASE fails while a subscription exists in it). The name is unique per
-// database, as replication slot names must be unique on the publisher's server.
+// subscribe creates a subscription on subNode to publication pub of the test database on n1
+// (see sandbox.DB.Subscribe).
 func subscribe(t *testing.T, db *sandbox.DB, subNode, pub string, extra string) string {
 	t.Helper()
-	name := "s_" + db.Name + "_" + subNode
-	port := 0
-	for _, n := range db.Sandbox.Nodes {
-		if n.Name == "n1" {
-			port = n.Port
-		}
-	}
-	db.Exec(t, fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=%d user=%s password=%s dbname=%s' PUBLICATION %s %s",
-		name, port, sandbox.Superuser, db.Sandbox.Password, db.Name, pub, extra), subNode)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, db.ConnString(subNode))
-		if err != nil {
-			t.Errorf("drop subscription %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SUBSCRIPTION "+name); err != nil {
-			// The slot cannot be dropped (publisher gone): detach the subscription from it first.
-			for _, sql := range []string{"ALTER SUBSCRIPTION " + name + " DISABLE", "ALTER SUBSCRIPTION " + name + " SET (slot_name = NONE)", "DROP SUBSCRIPTION " + name} {
-				if _, err := conn.Exec(ctx, sql); err != nil {
-					t.Errorf("%s: %v", sql, err)
-				}
-			}
-		}
-	})
-	waitFor(t, db, subNode, "initial sync of "+name,
-		"SELECT count(*) FILTER (WHERE r.srsubstate <> 'r') = 0 FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid WHERE s.subname = '"+name+"'")
-	return name
+	return db.Subscribe(t, "n1", subNode, pub, extra)
 }
 
-// waitFor polls a boolean query on a node until it returns true (30 s at most).
+// waitFor polls a boolean query on a node until it returns true.
 func waitFor(t *testing.T, db *sandbox.DB, node, what, sql string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, db.ConnString(node))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, sql).Scan(&ok); err != nil {
-			t.Fatalf("wait for %s on %s: %v", what, node, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s on %s", what, node)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	db.WaitFor(t, node, what, sql)
 }
 
 // sinkLog is a DataOptions.Sink for tests: it keeps every table's diff in memory by table.

@@ -189,14 +189,7 @@ func TestSchemaDiffAndRepairJobs(t *testing.T) {
 	_, svc := diffTable(t)
 	ts := startServer(t, svc, false, "")
 	c := ts.client(t, "")
-	run := func(req map[string]any) JobView {
-		t.Helper()
-		var acc map[string]string
-		if code := ts.call(t, c, "POST", "/v1/jobs", req, &acc); code != 202 {
-			t.Fatalf("POST %v: %d %v", req, code, acc)
-		}
-		return ts.wait(t, c, acc["id"])
-	}
+	run := func(req map[string]any) JobView { return ts.runJob(t, c, req) }
 	sd := run(map[string]any{"command": "schema-diff", "cluster": "c", "schema": "public"})
 	must(t, sd.Status == StateDone && *sd.ExitCode == 1 && sd.Files["diff:t"] == "/v1/jobs/"+sd.ID+"/files/diff:t" &&
 		len(sd.Tables) == 1 && sd.Tables[0].Table == "public.t" && sd.Tables[0].DifferingKeys == 2, "schema-diff: %+v", sd)

@@ -183,6 +183,16 @@ func (ts *testServer) callAt(t *testing.T, c *http.Client, base, method, path st
 }
 
 // wait polls job id until it ends.
+// runJob posts a job (202 expected) and waits for it to finish.
+func (ts *testServer) runJob(t *testing.T, c *http.Client, req map[string]any) JobView {
+	t.Helper()
+	var acc map[string]string
+	if code := ts.call(t, c, "POST", "/v1/jobs", req, &acc); code != 202 {
+		t.Fatalf("POST %v: %d %v", req, code, acc)
+	}
+	return ts.wait(t, c, acc["id"])
+}
+
 func (ts *testServer) wait(t *testing.T, c *http.Client, id string) JobView {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)

@@ -2,11 +2,9 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pgparity/pgparity/internal/job"
 	"github.com/pgparity/pgparity/internal/sandbox"
@@ -19,34 +17,12 @@ func TestVerifyJob(t *testing.T) {
 	db := sandbox.NewDB(t)
 	db.Exec(t, `CREATE TABLE public.acc (id int PRIMARY KEY, note text)`)
 	db.Exec(t, `INSERT INTO public.acc SELECT g, 'row ' || g FROM generate_series(1, 300) g; CREATE PUBLICATION p FOR TABLE public.acc`, "n1")
-	port := 0
-	for _, n := range db.Sandbox.Nodes {
-		if n.Name == "n1" {
-			port = n.Port
-		}
-	}
-	sub := "s_" + db.Name
-	db.Exec(t, fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=%d user=%s password=%s dbname=%s' PUBLICATION p",
-		sub, port, sandbox.Superuser, db.Sandbox.Password, db.Name), "n2")
-	t.Cleanup(func() { db.Exec(t, "DROP SUBSCRIPTION "+sub, "n2") })
-	conn := db.Connect(t, "n2")
-	for synced, deadline := false, time.Now().Add(time.Minute); !synced; time.Sleep(100 * time.Millisecond) {
-		if err := conn.QueryRow(context.Background(), "SELECT count(*) > 0 AND bool_and(srsubstate = 'r') FROM pg_catalog.pg_subscription_rel").Scan(&synced); err != nil || time.Now().After(deadline) {
-			t.Fatalf("initial sync: %v", err)
-		}
-	}
+	sub := db.Subscribe(t, "n1", "n2", "p", "")
 	db.Exec(t, `SET session_replication_role = replica; UPDATE public.acc SET note = 'drift' WHERE id = 42`, "n2")
 
 	ts := startServer(t, db.ServiceFile(t, "c"), false, "")
 	c := ts.client(t, "")
-	run := func(req map[string]any) JobView {
-		t.Helper()
-		var acc map[string]string
-		if code := ts.call(t, c, "POST", "/v1/jobs", req, &acc); code != 202 {
-			t.Fatalf("POST %v: %d %v", req, code, acc)
-		}
-		return ts.wait(t, c, acc["id"])
-	}
+	run := func(req map[string]any) JobView { return ts.runJob(t, c, req) }
 	v := run(map[string]any{"command": "verify", "cluster": "c", "table": "public.acc", "options": map[string]any{"max-wait": "20s"}})
 	must(t, v.Status == StateDone && *v.ExitCode == 1 && len(v.Tables) == 1 && v.Tables[0].Table == "public.acc" &&
 		v.Tables[0].Status == "differ" && v.Tables[0].DifferingKeys == 1 && v.DiffFile != "", "verify job: %+v", v)
@@ -83,14 +59,7 @@ func TestMtreeDiffJob(t *testing.T) {
 	db, svc := diffTable(t)
 	ts := startServer(t, svc, false, "")
 	c := ts.client(t, "")
-	run := func(req map[string]any) JobView {
-		t.Helper()
-		var acc map[string]string
-		if code := ts.call(t, c, "POST", "/v1/jobs", req, &acc); code != 202 {
-			t.Fatalf("POST %v: %d %v", req, code, acc)
-		}
-		return ts.wait(t, c, acc["id"])
-	}
+	run := func(req map[string]any) JobView { return ts.runJob(t, c, req) }
 	req := map[string]any{"command": "mtree table-diff", "cluster": "c", "table": "public.t"}
 	v := run(req)
 	must(t, v.Status == StateFailed && *v.ExitCode == 2, "mtree table-diff before build: %+v", v)
