@@ -16,8 +16,23 @@ func (o *Verify) historyOptions() map[string]any {
 	return m
 }
 
-// recordVerify records a verify run: the confirmed keys of every pair and table as divergences
-// between the pair's nodes, and, for a table every node of the cluster took part in, verified in
+// verifySeen returns the verify.Options.Confirmed that records confirmed keys, as the run
+// confirms them, as divergences between the pair's nodes (memory does not grow with their number).
+func verifySeen(ctx context.Context, rec *Recorder) func(*verify.PairResult, string, [][]string) {
+	return func(pr *verify.PairResult, table string, keys [][]string) {
+		nodes := []string{pr.Publisher, pr.Subscriber}
+		rec.Seen(ctx, table, func(yield func(history.Seen) bool) {
+			for _, k := range keys {
+				if !yield(history.Seen{Key: k, Nodes: nodes}) {
+					return
+				}
+			}
+		})
+	}
+}
+
+// recordVerify records a verify run (verifySeen recorded its confirmed keys as divergences as
+// they were confirmed) and, for a table every node of the cluster took part in, verified in
 // full (100 % coverage at a fence, no row filter or column list cut it), the resolution of the
 // table's other open divergences. Transient and unsettled keys are not divergences: they were in
 // flight.
@@ -44,16 +59,6 @@ func recordVerify(ctx context.Context, rec *Recorder, res *verify.Result, cluste
 			}
 			st.nodes[p.Publisher], st.nodes[p.Subscriber] = true, true
 			st.full = st.full && t.Status != verify.StatusInconclusive && t.CoveragePct >= 100 && !t.Restricted
-			if len(t.ConfirmedKeys) > 0 {
-				nodes := []string{p.Publisher, p.Subscriber}
-				rec.Seen(ctx, t.Table, func(yield func(history.Seen) bool) {
-					for _, k := range t.ConfirmedKeys {
-						if !yield(history.Seen{Key: k, Nodes: nodes}) {
-							return
-						}
-					}
-				})
-			}
 			if t.DiffFile != nil {
 				files = append(files, *t.DiffFile)
 			}

@@ -73,13 +73,14 @@ func RunVerify(ctx context.Context, env *Env, o Verify) (*verify.Result, error) 
 		names[i] = t.String()
 	}
 	rec := env.StartRun(ctx, RunInfo{Command: "verify", Cluster: cl.Name, Tables: names, Options: o.historyOptions()})
-	res, err := runVerify(ctx, env, o, cl.Name, nodes, tables, dir)
+	res, err := runVerify(ctx, env, o, cl.Name, nodes, tables, dir, verifySeen(ctx, rec))
 	recordVerify(ctx, rec, res, len(nodes), err)
 	return res, err
 }
 
-// runVerify connects to the nodes and runs verify.Run.
-func runVerify(ctx context.Context, env *Env, o Verify, clusterName string, nodes []cluster.Node, tables []report.TableRef, dir string) (*verify.Result, error) {
+// runVerify connects to the nodes and runs verify.Run; confirmed receives the confirmed keys.
+func runVerify(ctx context.Context, env *Env, o Verify, clusterName string, nodes []cluster.Node, tables []report.TableRef, dir string,
+	confirmed func(*verify.PairResult, string, [][]string)) (*verify.Result, error) {
 	s := env.Settings
 	po := env.PoolOptions()
 	// One connection more than the workers: the fence is flushed and awaited while a snapshot
@@ -92,7 +93,7 @@ func runVerify(ctx context.Context, env *Env, o Verify, clusterName string, node
 	defer pools.Close()
 	return verify.Run(ctx, pools, verify.Options{
 		Cluster: clusterName, Tables: tables, Publication: o.Publication, MaxWait: o.MaxWait,
-		MinCoverage: o.MinCoverage, BlockSize: s.BlockSize, Concurrency: s.Concurrency, Tool: o.Tool,
+		MinCoverage: o.MinCoverage, BlockSize: s.BlockSize, Concurrency: s.Concurrency, Tool: o.Tool, Confirmed: confirmed,
 		Output: func(pr *verify.PairResult, t report.TableRef) (verify.Output, error) {
 			name := fmt.Sprintf("%s_%s_verify_%s_%s_%s.json", clean(t.Schema), clean(t.Name), clean(pr.Publisher), clean(pr.Subscriber),
 				time.Now().UTC().Format("20060102T150405.000"))

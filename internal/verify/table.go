@@ -62,11 +62,16 @@ func compareTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr
 		return verifyWhole(ctx, pp, f, tp, c, pr, opts)
 	}
 	tr := TableResult{Table: tp.ref.String(), RowsCompared: map[string]int64{}, Rounds: 1}
+	sp, err := newSpool(c.Header(started))
+	if err != nil {
+		return tr, err
+	}
+	defer sp.close()
 	if _, err := c.Open(ctx, opts.Concurrency, f.hook); err != nil {
 		return tr, err
 	}
 	tr.FenceLSN = f.last.String()
-	entries, rows, err := scan(ctx, c)
+	rows, err := scan(ctx, c, sp)
 	c.Close(ctx)
 	if err != nil {
 		return tr, err
@@ -74,44 +79,30 @@ func compareTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr
 	for i, n := range c.Nodes() {
 		tr.RowsCompared[n] = rows[i]
 	}
-	cands := make([]*candidate, len(entries))
-	for i := range entries {
-		cands[i] = &candidate{key: entries[i].Key, entry: entries[i]}
+	r, err := sp.open()
+	if err != nil {
+		return tr, err
 	}
-	var confirmed []*candidate
-	for round := 1; len(cands) > 0; round++ {
-		var later []*int64
-		if round == 1 {
-			if later, err = c.ReadHashes(ctx, 0, keysOf(cands)); err != nil {
-				return tr, err
-			}
-		} else {
-			if round > 1+opts.Rounds {
-				break
-			}
-			tr.Rounds = round
-			var agreed int
-			if cands, later, agreed, err = recheck(ctx, c, f, cands); err != nil {
-				return tr, err
-			}
-			tr.Transient += agreed
+	defer r.Close()
+	w := &confirmer{c: c, pr: pr, tp: tp, tr: &tr, started: started, opts: opts}
+	defer w.abort()
+	for {
+		cands, err := nextBatch(r)
+		if err != nil {
+			return tr, err
 		}
-		var done []*candidate
-		var agreed int
-		cands, done, agreed = settle(cands, later)
-		confirmed = append(confirmed, done...)
-		tr.Transient += agreed
+		if len(cands) == 0 {
+			break
+		}
+		if err := classify(ctx, c, f, cands, &tr, opts, w); err != nil {
+			return tr, err
+		}
 	}
-	tr.Confirmed, tr.Unsettled = len(confirmed), len(cands)
-	tr.CoveragePct = coverage(rows[0], len(cands))
+	tr.CoveragePct = coverage(rows[0], tr.Unsettled)
 	switch {
 	case tr.Confirmed > 0:
 		tr.Status = StatusDiffer
-		entries := make([]report.Entry, len(confirmed))
-		for i, cd := range confirmed {
-			entries[i] = cd.entry
-		}
-		if err := writeEntries(c, pr, tp, &tr, entries, started, opts); err != nil {
+		if err := w.finish(); err != nil {
 			return tr, err
 		}
 	case tr.CoveragePct < opts.MinCoverage:
@@ -121,6 +112,44 @@ func compareTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr
 		tr.Status = StatusMatch
 	}
 	return tr, nil
+}
+
+// classify settles one batch of candidates: their publisher rows re-read, then rounds of
+// re-checks at fresh fences until each is confirmed (handed to w), transient or (after
+// opts.Rounds rounds) unsettled. It adds to tr's counts and raises tr.Rounds to the rounds used.
+func classify(ctx context.Context, c *diff.Comparer, f *fencer, cands []*candidate, tr *TableResult, opts Options, w *confirmer) error {
+	var err error
+	for round := 1; len(cands) > 0; round++ {
+		var later []*int64
+		if round == 1 {
+			if later, err = c.ReadHashes(ctx, 0, keysOf(cands)); err != nil {
+				return err
+			}
+		} else {
+			if round > 1+opts.Rounds {
+				break
+			}
+			tr.Rounds = max(tr.Rounds, round)
+			var agreed int
+			if cands, later, agreed, err = recheck(ctx, c, f, cands); err != nil {
+				return err
+			}
+			tr.Transient += agreed
+		}
+		var done []*candidate
+		var agreed int
+		cands, done, agreed = settle(cands, later)
+		tr.Transient += agreed
+		entries := make([]report.Entry, len(done))
+		for i, cd := range done {
+			entries[i] = cd.entry
+		}
+		if err := w.add(entries); err != nil {
+			return err
+		}
+	}
+	tr.Unsettled += len(cands)
+	return nil
 }
 
 // prepare readies the comparison of a table over [publisher, subscriber], restricted to the
@@ -157,14 +186,14 @@ func coverage(total int64, unsettled int) float64 {
 }
 
 // scan is the range pass in the open snapshots: every range hashed on both nodes, differing
-// sub-ranges drilled into. It returns the differing keys' entries and the rows read per node.
-func scan(ctx context.Context, c *diff.Comparer) ([]report.Entry, []int64, error) {
+// sub-ranges drilled into. The differing keys' entries go to sp; it returns the rows read per
+// node.
+func scan(ctx context.Context, c *diff.Comparer, sp *spool) ([]int64, error) {
 	ranges, err := c.PlanRanges(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rows := make([]int64, len(c.Nodes()))
-	var out []report.Entry
 	var mu sync.Mutex
 	work := make(chan diff.Range)
 	g, gctx := errgroup.WithContext(ctx)
@@ -200,13 +229,15 @@ func scan(ctx context.Context, c *diff.Comparer) ([]report.Entry, []int64, error
 						rows[i] += rs.Count
 					}
 				}
-				out = append(out, found...)
 				mu.Unlock()
+				if err := sp.add(found); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
 	}
-	return out, rows, g.Wait()
+	return rows, g.Wait()
 }
 
 // recheck compares the candidates' keys again at a fresh fence, and re-reads them on the
@@ -295,47 +326,3 @@ func versionHash(e *report.Entry, node int) *int64 {
 }
 
 func keyID(k []string) string { return strings.Join(k, "\x00") }
-
-// writeEntries writes a table's confirmed entries (rows from their confirming comparison) to the
-// table's output: a diff file of [publisher, subscriber] that table-repair accepts.
-func writeEntries(c *diff.Comparer, pr *PairResult, tp tablePlan, tr *TableResult, confirmed []report.Entry, started time.Time, opts Options) error {
-	tr.ConfirmedKeys = make([][]string, len(confirmed))
-	for i := range confirmed {
-		tr.ConfirmedKeys[i] = confirmed[i].Key
-		if confirmed[i].Key == nil { // whole-row: the row hash stands for the key
-			tr.ConfirmedKeys[i] = []string{fmt.Sprint(confirmed[i].Versions[0].Hash)}
-		}
-	}
-	if opts.Output == nil {
-		return nil
-	}
-	out, err := opts.Output(pr, tp.ref)
-	if err != nil {
-		return err
-	}
-	d := c.Header(started)
-	tally := report.NewTally(c.Nodes())
-	err = out.Begin(d)
-	for i := range confirmed {
-		if err != nil {
-			break
-		}
-		tally.Add(&confirmed[i])
-		err = out.Entry(&confirmed[i])
-	}
-	if err == nil {
-		d.FinishedAt = time.Now().UTC()
-		d.Summary.RowsCompared = tr.RowsCompared
-		d.Summary.DurationSeconds = d.FinishedAt.Sub(started).Seconds()
-		tally.Fill(&d.Summary)
-		d.Summary.Status = report.StatusDiffer
-		err = out.End(d)
-	}
-	if err != nil {
-		out.Abort()
-		return err
-	}
-	file := out.File()
-	tr.DiffFile = &file
-	return nil
-}

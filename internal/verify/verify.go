@@ -43,6 +43,9 @@ type Options struct {
 	// Output opens where a table's confirmed differences go (a diff file usable by
 	// table-repair); it is called only for tables with confirmed keys.
 	Output func(pair *PairResult, table report.TableRef) (Output, error)
+	// Confirmed, when set, receives a table's confirmed keys (key column order; for a table
+	// without a key, the row hash) as they are confirmed, in batches: every confirmed key once.
+	Confirmed func(pair *PairResult, table string, keys [][]string)
 }
 
 // Output receives one table's confirmed differences as a diff (nodes: publisher, subscriber).
@@ -103,8 +106,11 @@ type TableResult struct {
 	// and only that part was compared.
 	Restricted bool   `json:"restricted,omitempty"`
 	Message    string `json:"message,omitempty"`
-	// ConfirmedKeys are the confirmed keys' texts (key column order), for history records.
+	// ConfirmedKeys are the first (at most 1,000) confirmed keys' texts (key column order);
+	// Options.Confirmed receives them all.
 	ConfirmedKeys [][]string `json:"-"`
+	// ConfirmedKeysOmitted counts the confirmed keys left out of ConfirmedKeys.
+	ConfirmedKeysOmitted int `json:"-"`
 }
 
 // Coverage returns the share (0 to 1) of the rows of every pair's tables that were verified,

@@ -117,16 +117,21 @@ func verifyWhole(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, c *
 		}
 		cands = open
 	}
-	tr.Confirmed, tr.Unsettled = len(confirmed), len(cands)
+	tr.Unsettled = len(cands)
 	tr.CoveragePct = coverage(tr.RowsCompared[pr.Publisher], len(cands))
 	switch {
-	case tr.Confirmed > 0:
+	case len(confirmed) > 0:
 		tr.Status = StatusDiffer
 		entries := make([]report.Entry, len(confirmed))
 		for i, cd := range confirmed {
 			entries[i] = cd.entry
 		}
-		if err := writeEntries(c, pr, tp, &tr, entries, started, opts); err != nil {
+		w := &confirmer{c: c, pr: pr, tp: tp, tr: &tr, started: started, opts: opts}
+		defer w.abort()
+		if err := w.add(entries); err != nil {
+			return tr, err
+		}
+		if err := w.finish(); err != nil {
 			return tr, err
 		}
 	case tr.CoveragePct < opts.MinCoverage:
