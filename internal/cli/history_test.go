@@ -444,8 +444,16 @@ func TestHistoryWholeRow(t *testing.T) {
 // resolves them, crediting the repair. A disabled subscription records an inconclusive run
 // (exit 4) that resolves nothing.
 func TestHistoryVerify(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testHistoryVerify(t, false) })
+	t.Run("postgres", func(t *testing.T) { testHistoryVerify(t, true) })
+}
+
+func testHistoryVerify(t *testing.T, postgres bool) {
 	dir := isolate(t)
 	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	if postgres {
+		writeFile(t, filepath.Join(dir, "pgparity.yaml"), fmt.Sprintf("history_dsn: %q\n", sandbox.NewDB(t).ConnString("n1")))
+	}
 	db, svc3, sub := replicated(t)
 	// The cluster of the pair only: a verify covering both nodes covers the cluster.
 	raw, err := os.ReadFile(svc3)

@@ -101,7 +101,8 @@ func (f *fencer) flushPast(ctx context.Context) error {
 }
 
 // wait polls the subscription's progress until it has applied fence, for at most maxWait. A
-// disabled subscription fails at once; a missing apply worker is waited for (it restarts).
+// disabled subscription fails at once, whatever it applied; a missing apply worker is waited
+// for (it restarts).
 func (f *fencer) wait(ctx context.Context, fence topology.LSN) error {
 	start := time.Now()
 	pause := 5 * time.Millisecond
@@ -122,7 +123,9 @@ func (f *fencer) wait(ctx context.Context, fence topology.LSN) error {
 		if f.errors0 < 0 {
 			f.errors0 = f.errors
 		}
-		if applied >= fence {
+		// A disabled subscription is inconclusive even when its worker applied the fence before
+		// it stopped: it will not apply what comes next.
+		if applied >= fence && p.Enabled {
 			return nil
 		}
 		lagErr := func(reason string) error {
