@@ -144,10 +144,12 @@ func TestBuild(t *testing.T) {
 
 	common := map[string]packagedFile{
 		"/usr/bin/pgparity": {mode: 0o755},
-		"/usr/share/bash-completion/completions/pgparity":    {mode: 0o644},
-		"/usr/share/fish/vendor_completions.d/pgparity.fish": {mode: 0o644},
-		"/usr/share/doc/pgparity/README.md":                  {mode: 0o644},
-		"/usr/share/doc/pgparity/CHANGELOG.md":               {mode: 0o644},
+		"/usr/share/bash-completion/completions/pgparity":      {mode: 0o644},
+		"/usr/share/fish/vendor_completions.d/pgparity.fish":   {mode: 0o644},
+		"/usr/share/doc/pgparity/README.md":                    {mode: 0o644},
+		"/usr/share/doc/pgparity/CHANGELOG.md":                 {mode: 0o644},
+		"/usr/lib/systemd/system/pgparity.service":             {mode: 0o644},
+		"/usr/share/doc/pgparity/examples/pgparity-alerts.yml": {mode: 0o644},
 	}
 	for _, page := range manPages(cli.DocTree("test")) {
 		common["/usr/share/man/man1/"+page] = packagedFile{mode: 0o644}
