@@ -124,7 +124,7 @@ func TestInputValidation(t *testing.T) {
 		req  map[string]any
 		want string
 	}{
-		{map[string]any{"command": "rm -rf"}, `unknown command "rm -rf" (use one of schema-diff, table-diff, table-repair)`},
+		{map[string]any{"command": "rm -rf"}, `unknown command "rm -rf" (use one of mtree table-diff, schema-diff, table-diff, table-repair, verify)`},
 		{map[string]any{"command": "table-diff", "cluster": "c", "table": "t; drop"}, ""},
 		{map[string]any{"command": "table-diff", "cluster": "c", "table": "public.t", "options": map[string]any{"out": "/etc/passwd"}}, `options: unknown field "out"`},
 		{map[string]any{"command": "table-diff", "cluster": "c", "table": "public.t", "options": map[string]any{"output": "pdf"}}, `--output must be json or html, got "pdf"`},

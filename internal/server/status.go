@@ -58,8 +58,8 @@ func view(row *rivertype.JobRow, args *jobArgs) JobView {
 				v.ReportURL = v.Files["report"]
 			}
 		}
-	case row.State == rivertype.JobStateRunning:
-		v.Status = StateRunning
+	case row.State == rivertype.JobStateRunning, rec != nil && rec.Split != nil && row.State == rivertype.JobStateScheduled:
+		v.Status = StateRunning // (a split table-diff waiting for its batch jobs is running)
 	case row.State == rivertype.JobStateCancelled:
 		v.Status = StateCancelled
 	case row.State == rivertype.JobStateCompleted:

@@ -146,7 +146,7 @@ func TestBuildSchedulesRejects(t *testing.T) {
 		want string
 	}{
 		{cluster.Schedule{Name: "r", Every: cluster.Duration{Duration: time.Minute}, Command: "table-repair"}, "schedule r: table-repair changes data and is not run on a schedule"},
-		{cluster.Schedule{Name: "x", Every: cluster.Duration{Duration: time.Minute}, Command: "vacuum"}, `schedule x: unknown command "vacuum" (use one of schema-diff, table-diff, table-repair)`},
+		{cluster.Schedule{Name: "x", Every: cluster.Duration{Duration: time.Minute}, Command: "vacuum"}, `schedule x: unknown command "vacuum" (use one of mtree table-diff, schema-diff, table-diff, table-repair, verify)`},
 		{cluster.Schedule{Name: "c", Cron: "* *", Command: "table-diff"}, `schedule c: cron "* *": want 5 fields (minute hour day-of-month month day-of-week), got 2`},
 	} {
 		if _, err := buildSchedules([]cluster.Schedule{c.s}); err == nil || err.Error() != c.want {
