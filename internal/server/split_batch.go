@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"time"
@@ -45,7 +46,8 @@ func (w *batchWorker) Work(riverCtx context.Context, j *river.Job[batchArgs]) er
 		return err
 	}
 	if !ok {
-		return river.JobSnooze(2 * time.Second)
+		// Node slots are taken (often by sibling batches, which take a fraction of a second).
+		return river.JobSnooze(time.Duration(250+rand.IntN(250)) * time.Millisecond)
 	}
 	defer release()
 	if _, err := os.Stat(out); err == nil { // a copy finished while this one waited for the locks

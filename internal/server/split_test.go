@@ -45,7 +45,7 @@ func wantSplitDiffs(rows int) (keys, missingN1, missingN2 int) {
 }
 
 // checkSameAsCLI runs table-diff as the command line does (settings yamlPath) and checks that the
-// job v has the same summary (all but the duration) and its diff file the same keys in the same
+// job v has the same summary (all but the duration and ranges_differing) and its diff file the same keys in the same
 // order; it returns the CLI's summary.
 func checkSameAsCLI(t *testing.T, yamlPath, svc string, v JobView) report.Summary {
 	t.Helper()
@@ -73,7 +73,11 @@ func checkSameAsCLI(t *testing.T, yamlPath, svc string, v JobView) report.Summar
 		t.Fatal(err)
 	}
 	want := cli.Diff.Summary
+	// ranges_differing depends on the sampled range boundaries (TABLESAMPLE): two command-line
+	// runs may count differently as well. Everything else is the verdict and must be equal.
+	t.Logf("ranges differing: job %d, CLI %d", got.Summary.RangesDiffering, want.RangesDiffering)
 	got.Summary.DurationSeconds, want.DurationSeconds = 0, 0
+	got.Summary.RangesDiffering, want.RangesDiffering = 0, 0
 	must(t, reflect.DeepEqual(got.Summary, want), "job summary %+v\nCLI summary %+v", got.Summary, want)
 	a, c := diffKeys(t, v.DiffFile), diffKeys(t, cli.DiffFile)
 	must(t, reflect.DeepEqual(a, c) && len(a) == want.DifferingKeys, "job diff file: %d keys, CLI's %d", len(a), len(c))
