@@ -47,8 +47,9 @@ func (o *TableDiff) diffOptions(env *Env, cl *cluster.Cluster) (diff.Options, er
 }
 
 // PlanTableDiff plans the key ranges of a table-diff (on the node holding the most rows, in one
-// snapshot) without hashing them. A table without a key has no ranges: it returns nil.
-func PlanTableDiff(ctx context.Context, env *Env, o TableDiff) ([]diff.Range, error) {
+// snapshot) without hashing them. It returns nil, planning nothing, for a table without a key and
+// for one whose row estimate on the first node is below half of minRanges ranges.
+func PlanTableDiff(ctx context.Context, env *Env, o TableDiff, minRanges int) ([]diff.Range, error) {
 	cl, err := env.Cluster(o.Cluster)
 	if err != nil {
 		return nil, err
@@ -66,7 +67,8 @@ func PlanTableDiff(ctx context.Context, env *Env, o TableDiff) ([]diff.Range, er
 	if err != nil {
 		return nil, err
 	}
-	if c.Table().Table.KeyKind == catalog.KeyNone {
+	t := c.Table().Table
+	if t.KeyKind == catalog.KeyNone || (t.EstRows >= 0 && t.EstRows < float64(minRanges)*float64(env.Settings.BlockSize)/2) {
 		return nil, nil
 	}
 	if _, err := c.Open(ctx, 1, nil); err != nil {

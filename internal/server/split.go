@@ -114,7 +114,7 @@ func (s *Server) splitRun(ctx context.Context, j *river.Job[jobArgs], rec *recor
 		if cfg.SplitRanges < 0 || !job.Splittable(&env, t.td) {
 			return nil, false, false, nil
 		}
-		ranges, err := job.PlanTableDiff(ctx, &env, t.td)
+		ranges, err := job.PlanTableDiff(ctx, &env, t.td, cfg.SplitRanges)
 		if err != nil {
 			return nil, false, true, err
 		}

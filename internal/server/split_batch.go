@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/pgparity/pgparity/internal/job"
 )
@@ -32,6 +33,9 @@ func (w *batchWorker) Work(riverCtx context.Context, j *river.Job[batchArgs]) er
 	out := batchFile(j.Args.Dir, j.Args.Index)
 	if _, err := os.Stat(out); err == nil {
 		return nil
+	}
+	if row, err := s.queue().JobGet(ctx, j.Args.Parent); err == nil && row.State == rivertype.JobStateCancelled {
+		return nil // the split job was cancelled: its batches have nothing to do
 	}
 	prep, err := prepareTableDiff(s.currentEnv(), &j.Args.Request)
 	if err != nil {
