@@ -25,6 +25,11 @@ type ServerSettings struct {
 	MaxJobsPerNode int `yaml:"max_jobs_per_node"`
 	// DrainTimeout is how long SIGTERM waits for running jobs before cancelling them (default 5m).
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// SplitRanges: a table-diff job planning more key ranges than this is split into range-batch
+	// jobs that several workers run at once (default 64; -1 never splits).
+	SplitRanges int `yaml:"split_ranges"`
+	// SplitBatch is how many ranges one batch job of a split table-diff hashes (default 20).
+	SplitBatch int `yaml:"split_batch"`
 }
 
 // Schedule is one entry of the `schedules:` list: a command enqueued at an interval (Every) or
@@ -72,6 +77,12 @@ func (s Settings) ServeConfig() ServerSettings {
 	if out.DrainTimeout.Duration == 0 {
 		out.DrainTimeout.Duration = 5 * time.Minute
 	}
+	if out.SplitRanges == 0 {
+		out.SplitRanges = 64
+	}
+	if out.SplitBatch <= 0 {
+		out.SplitBatch = 20
+	}
 	return out
 }
 
@@ -98,6 +109,8 @@ func (s Settings) validateServe() error {
 			return fmt.Errorf("server: durations must not be negative")
 		case v.Workers < 0 || v.MaxJobsPerNode < 0:
 			return fmt.Errorf("server: workers and max_jobs_per_node must not be negative")
+		case v.SplitRanges < -1 || v.SplitBatch < 0:
+			return fmt.Errorf("server: split_ranges must be -1 (never split) or more, split_batch 0 or more")
 		case (v.TLSCert == "") != (v.TLSKey == ""):
 			return fmt.Errorf("server: tls_cert and tls_key go together")
 		}
@@ -142,6 +155,8 @@ const serveTemplate = `
 #   workers: 4                   # jobs this instance runs at once
 #   max_jobs_per_node: 2         # jobs touching one node at once, across all instances
 #   drain_timeout: 5m            # SIGTERM waits this long for running jobs
+#   split_ranges: 64             # a table-diff of more ranges is split into batch jobs (-1: never)
+#   split_batch: 20              # ranges per batch job of a split table-diff
 
 # Commands run on a schedule by pgparity serve.
 # schedules:

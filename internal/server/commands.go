@@ -57,6 +57,8 @@ type prepared struct {
 	Cluster string
 	Nodes   []string
 	Run     func(ctx context.Context, env *job.Env, dir string) (*Outcome, error)
+	// Split, when set, is a table-diff that may be split into range-batch jobs (split.go).
+	Split *splitTarget
 }
 
 // command is one command the server runs. A new command (verify, mtree table-diff) is one
@@ -195,20 +197,21 @@ func prepareTableDiff(env *job.Env, r *Request) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	td := job.TableDiff{
+		Cluster: name, Table: r.Table, Nodes: o.Nodes, HTML: o.Output == "html",
+		Where: o.Where, Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, Recheck: o.Recheck.Duration,
+		Until: o.Until, RequireRows: o.RequireRows, Strict: o.Strict, Tool: "pgparity serve",
+	}
 	run := func(ctx context.Context, _ *job.Env, dir string) (*Outcome, error) {
 		run := *e
 		run.Settings.OutputDir = dir
-		res, err := job.RunTableDiff(ctx, &run, job.TableDiff{
-			Cluster: name, Table: r.Table, Nodes: o.Nodes, HTML: o.Output == "html",
-			Where: o.Where, Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, Recheck: o.Recheck.Duration,
-			Until: o.Until, RequireRows: o.RequireRows, Strict: o.Strict, Tool: "pgparity serve",
-		})
+		res, err := job.RunTableDiff(ctx, &run, td)
 		if err != nil {
 			return nil, err
 		}
 		return diffOutcome(name, res), differs(res.Diff.Summary.Status)
 	}
-	return &prepared{Cluster: name, Nodes: nodes, Run: run}, nil
+	return &prepared{Cluster: name, Nodes: nodes, Run: run, Split: &splitTarget{env: e, td: td}}, nil
 }
 
 // diffOutcome is a table-diff result as the CLI's --json prints it.

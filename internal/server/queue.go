@@ -68,6 +68,7 @@ type backend struct {
 func riverConfig(w *worker, workers int, rescueAfter time.Duration, id string) *river.Config {
 	ws := river.NewWorkers()
 	river.AddWorker(ws, w)
+	river.AddWorker(ws, &batchWorker{s: w.s, rescueAfter: rescueAfter})
 	return &river.Config{
 		ID:                   id,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}},

@@ -58,8 +58,9 @@ func view(row *rivertype.JobRow, args *jobArgs) JobView {
 				v.ReportURL = v.Files["report"]
 			}
 		}
-	case row.State == rivertype.JobStateRunning:
-		v.Status = StateRunning
+	case row.State == rivertype.JobStateRunning, rec != nil && rec.Split != nil &&
+		(row.State == rivertype.JobStateScheduled || row.State == rivertype.JobStateAvailable):
+		v.Status = StateRunning // (a split table-diff waiting for its batch jobs is running)
 	case row.State == rivertype.JobStateCancelled:
 		v.Status = StateCancelled
 	case row.State == rivertype.JobStateCompleted:
@@ -85,8 +86,8 @@ func riverStates(status string) []rivertype.JobState {
 	case StateQueued:
 		return []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled,
 			rivertype.JobStateRetryable, rivertype.JobStatePending}
-	case StateRunning:
-		return []rivertype.JobState{rivertype.JobStateRunning}
+	case StateRunning: // (a split table-diff waiting for its batches is snoozed: scheduled or available)
+		return []rivertype.JobState{rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateAvailable}
 	case StateCancelled:
 		return []rivertype.JobState{rivertype.JobStateCancelled, rivertype.JobStateRunning}
 	default: // finished: done, failed, skipped (a finished record can sit on a running row briefly)

@@ -38,6 +38,8 @@ type record struct {
 	ExitCode   *int       `json:"exit_code,omitempty"`
 	Error      string     `json:"error,omitempty"`
 	Outcome    *Outcome   `json:"outcome,omitempty"`
+	// Split is the progress of a split table-diff waiting for its batch jobs.
+	Split *splitProgress `json:"split,omitempty"`
 }
 
 // readRecord reads the record a job left on its row (nil when none).
@@ -100,12 +102,16 @@ func (w *worker) Work(riverCtx context.Context, j *river.Job[jobArgs]) error {
 	}
 	defer release()
 	// The job lock is held: re-read the row, a copy of this job may have finished meanwhile.
+	rec := &record{State: StateRunning, Instance: s.instance, Attempt: j.Attempt, StartedAt: time.Now().UTC()}
 	if row, err := q.JobGet(ctx, j.ID); err == nil {
-		if rec := readRecord(row); rec != nil && rec.FinishedAt != nil {
+		prev := readRecord(row)
+		if prev != nil && prev.FinishedAt != nil {
 			return nil
 		}
+		if prev != nil && prev.Split != nil { // a split job back from waiting for its batches
+			rec.StartedAt, rec.Split = prev.StartedAt, prev.Split
+		}
 	}
-	rec := &record{State: StateRunning, Instance: s.instance, Attempt: j.Attempt, StartedAt: time.Now().UTC()}
 	if _, err := q.JobUpdate(ctx, j.ID, &river.JobUpdateParams{Output: rec}); err != nil {
 		return fmt.Errorf("job %d: record start: %w", j.ID, err)
 	}
@@ -116,7 +122,19 @@ func (w *worker) Work(riverCtx context.Context, j *river.Job[jobArgs]) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return s.finish(ctx, j, rec, nil, fmt.Errorf("job directory: %w", err))
 	}
-	out, runErr := prep.Run(ctx, env, dir)
+	var out *Outcome
+	var runErr error
+	split := false
+	if prep.Split != nil {
+		var wait bool
+		out, wait, split, runErr = s.splitRun(ctx, j, rec, prep.Split, dir)
+		if wait {
+			return river.JobSnooze(time.Second) // the batches run; the job checks again in 1 s
+		}
+	}
+	if !split {
+		out, runErr = prep.Run(ctx, env, dir)
+	}
 	if ctx.Err() != nil && s.draining.Load() && cmd.ReadOnly {
 		// Shut down mid-run: a read-only job starts again on the next instance to fetch it.
 		_, _ = q.JobUpdate(context.WithoutCancel(ctx), j.ID, &river.JobUpdateParams{Output: &record{State: StateQueued}})
