@@ -173,11 +173,9 @@ func prepareTableDiff(env *job.Env, r *Request) (*prepared, error) {
 	if err := decodeOptions(r.Options, &o); err != nil {
 		return nil, err
 	}
-	if o.Output == "" {
-		o.Output = "json"
-	}
-	if o.Output != "json" && o.Output != "html" {
-		return nil, fault.Input("--output must be json or html, got %q", o.Output)
+	html, err := outputHTML(o.Output)
+	if err != nil {
+		return nil, err
 	}
 	if o.Recheck.Duration < 0 {
 		return nil, fault.Input("--recheck must not be negative")
@@ -198,7 +196,7 @@ func prepareTableDiff(env *job.Env, r *Request) (*prepared, error) {
 		return nil, err
 	}
 	td := job.TableDiff{
-		Cluster: name, Table: r.Table, Nodes: o.Nodes, HTML: o.Output == "html",
+		Cluster: name, Table: r.Table, Nodes: o.Nodes, HTML: html,
 		Where: o.Where, Columns: o.Columns, ExcludeColumns: o.ExcludeColumns, Recheck: o.Recheck.Duration,
 		Until: o.Until, RequireRows: o.RequireRows, Strict: o.Strict, Tool: "pgparity serve",
 	}
@@ -212,6 +210,17 @@ func prepareTableDiff(env *job.Env, r *Request) (*prepared, error) {
 		return diffOutcome(name, res), differs(res.Diff.Summary.Status)
 	}
 	return &prepared{Cluster: name, Nodes: nodes, Run: run, Split: &splitTarget{env: e, td: td}}, nil
+}
+
+// outputHTML checks a request's output option ("json", the default, or "html").
+func outputHTML(output string) (bool, error) {
+	switch output {
+	case "", "json":
+		return false, nil
+	case "html":
+		return true, nil
+	}
+	return false, fault.Input("--output must be json or html, got %q", output)
 }
 
 // diffOutcome is a table-diff result as the CLI's --json prints it.

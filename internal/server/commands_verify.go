@@ -145,11 +145,9 @@ func prepareMtreeDiff(env *job.Env, r *Request) (*prepared, error) {
 	if err := decodeOptions(r.Options, &o); err != nil {
 		return nil, err
 	}
-	if o.Output == "" {
-		o.Output = "json"
-	}
-	if o.Output != "json" && o.Output != "html" {
-		return nil, fault.Input("--output must be json or html, got %q", o.Output)
+	html, err := outputHTML(o.Output)
+	if err != nil {
+		return nil, err
 	}
 	if _, _, err := catalog.ParseName(r.Table); err != nil {
 		return nil, err
@@ -158,10 +156,10 @@ func prepareMtreeDiff(env *job.Env, r *Request) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := func(ctx context.Context, e *job.Env, dir string) (*Outcome, error) {
+	run := func(ctx context.Context, _ *job.Env, dir string) (*Outcome, error) {
 		run := *env
 		run.Settings.OutputDir = dir
-		res, err := job.RunMtreeDiff(ctx, &run, job.Mtree{Cluster: name, Table: r.Table, HTML: o.Output == "html", Tool: "pgparity serve"})
+		res, err := job.RunMtreeDiff(ctx, &run, job.Mtree{Cluster: name, Table: r.Table, HTML: html, Tool: "pgparity serve"})
 		if err != nil {
 			return nil, err
 		}
