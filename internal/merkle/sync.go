@@ -2,8 +2,10 @@ package merkle
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,6 +63,11 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	step("prepared")
 	ks := newKeySQL(c.Table())
 	states := make([]*nodeState, len(pools))
+	// Keep one connection of node 0 free for sorting marked keys (see markedKeys).
+	sorter := int(pools[0].Config().MaxConns) > max(1, opts.Concurrency)
+	if !sorter && pools[0].Config().MaxConns > 1 {
+		opts.Concurrency, sorter = int(pools[0].Config().MaxConns)-1, true
+	}
 	_, err = c.Open(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
 		st, err := readState(ctx, tx, tree, pls[i], ks)
 		states[i] = st
@@ -101,7 +108,14 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	}
 	if sink != nil {
 		sum := func(leaf, node int) diff.RangeSum { return sums[node][leaf] }
-		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, sink, started); err != nil {
+		var keyed map[int][]diff.Key
+		if sorter {
+			if keyed, err = markedKeys(ctx, pools[0], c, states, sums, dirty); err != nil {
+				return nil, err
+			}
+		}
+		slog.Debug("mtree sync", "step", "marked keys listed", "leaves", len(keyed), "seconds", time.Since(started).Seconds())
+		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, keyed, sink, started); err != nil {
 			return nil, err
 		}
 	}
@@ -217,4 +231,60 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 		return nil, err
 	}
 	return fresh, nil
+}
+
+// markedKeys lists, in key order, the marked keys of every dirty leaf that now differs across
+// nodes but matched on every node before its changes: every node's stored sum was usable and
+// equal, and every change since is marked by key, so only those keys can differ and a lookup of
+// them finds exactly what a drill-down would. The keys are sorted on node p (outside the
+// snapshots: literals only) with the range filters' ordering.
+func markedKeys(ctx context.Context, p *cluster.Pool, c *diff.Comparer, states []*nodeState, sums [][]diff.RangeSum, dirty []bool) (map[int][]diff.Key, error) {
+	for _, st := range states {
+		if !st.usable || st.all || st.keys == nil {
+			return nil, nil
+		}
+	}
+	var keys []diff.Key
+	leafOf := map[string]int{}
+	for l, d := range dirty {
+		if !d {
+			continue
+		}
+		same, before := true, true
+		for n, st := range states {
+			same = same && sums[n][l] == sums[0][l]
+			before = before && st.sums[l] == states[0].sums[l]
+		}
+		if same || !before {
+			continue
+		}
+		for _, st := range states {
+			for _, k := range st.keys[l] {
+				id := strings.Join(k, "\x00")
+				if _, ok := leafOf[id]; !ok {
+					leafOf[id] = l
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	sql, args := newKeySQL(c.Table()).sortKeysSQL(keys)
+	rows, err := p.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("sort marked keys: %w", err)}
+	}
+	order, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("sort marked keys: %w", err)}
+	}
+	out := map[int][]diff.Key{}
+	for _, o := range order {
+		k := keys[o-1]
+		l := leafOf[strings.Join(k, "\x00")]
+		out[l] = append(out[l], k)
+	}
+	return out, nil
 }
