@@ -63,6 +63,11 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	step("prepared")
 	ks := newKeySQL(c.Table())
 	states := make([]*nodeState, len(pools))
+	if few, err := fewMarks(ctx, pools, pls); err != nil {
+		return nil, err
+	} else if few {
+		opts.Concurrency = min(opts.Concurrency, fewWorkers) // a small re-check: open few connections
+	}
 	// Keep one connection of node 0 free for sorting marked keys (see markedKeys).
 	sorter := int(pools[0].Config().MaxConns) > max(1, opts.Concurrency)
 	if !sorter && pools[0].Config().MaxConns > 1 {
@@ -165,6 +170,10 @@ func prepare(ctx context.Context, pools cluster.Pools, opts Options, blockSize i
 // maxSpan is how many adjacent leaves one hashing query covers.
 const maxSpan = 50
 
+// spansPerTrip is how many hashing queries go to a node in one round trip: scattered dirty
+// leaves cost a few round trips, not one per leaf.
+const spansPerTrip = 25
+
 // rehash hashes the dirty leaves on every node in the open snapshots: fresh[leaf][node].
 func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[int][]diff.RangeSum, error) {
 	var spans [][2]int
@@ -179,14 +188,18 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 		spans = append(spans, [2]int{first, l})
 	}
 	fresh := make(map[int][]diff.RangeSum, len(spans))
-	work := make(chan [2]int)
+	var groups [][][2]int // spans hashed in one round trip per node
+	for i := 0; i < len(spans); i += spansPerTrip {
+		groups = append(groups, spans[i:min(len(spans), i+spansPerTrip)])
+	}
+	work := make(chan [][2]int)
 	results := make(chan map[int][]diff.RangeSum)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(work)
-		for _, s := range spans {
+		for _, gr := range groups {
 			select {
-			case work <- s:
+			case work <- gr:
 			case <-gctx.Done():
 				return nil
 			}
@@ -196,16 +209,23 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 	wg, wctx := errgroup.WithContext(gctx)
 	for w := 0; w < c.Workers(); w++ {
 		wg.Go(func() error {
-			for s := range work {
-				sums, err := c.HashRange(wctx, w, t.span(s[0], s[1]))
+			for gr := range work {
+				rs := make([]diff.Range, len(gr))
+				for i, s := range gr {
+					rs[i] = t.span(s[0], s[1])
+				}
+				all, err := c.HashRanges(wctx, w, rs)
 				if err != nil {
 					return err
 				}
 				out := map[int][]diff.RangeSum{}
-				for l := s[0]; l <= s[1]; l++ {
-					out[l] = make([]diff.RangeSum, len(sums))
-					for node := range sums {
-						out[l][node] = normal(sums[node][l-s[0]])
+				for i, s := range gr {
+					sums := all[i]
+					for l := s[0]; l <= s[1]; l++ {
+						out[l] = make([]diff.RangeSum, len(sums))
+						for node := range sums {
+							out[l][node] = normal(sums[node][l-s[0]])
+						}
 					}
 				}
 				select {
@@ -287,4 +307,29 @@ func markedKeys(ctx context.Context, p *cluster.Pool, c *diff.Comparer, states [
 		out[l] = append(out[l], k)
 	}
 	return out, nil
+}
+
+// fewWorkers is how many snapshot connections per node a re-check with few change marks opens.
+const fewWorkers = 2
+
+// fewMarks reports whether every node holds its tree and at most maxKeyMarks change marks, none
+// of them whole-table: a re-check that costs a few lookups, not a full pass. It is only a hint
+// for how many connections to open (the snapshots decide what is rehashed).
+func fewMarks(ctx context.Context, pools cluster.Pools, pls []placement) (bool, error) {
+	for i, p := range pools {
+		if !pls[i].stored {
+			return false, nil
+		}
+		var n int64
+		var whole bool
+		err := p.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM (SELECT k FROM pgparity.marks WHERE tree = $1 LIMIT $2) AS m",
+			pls[i].relid, maxKeyMarks+1).Scan(&n, &whole)
+		if err != nil {
+			return false, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("count change marks: %w", err)}
+		}
+		if whole || n > maxKeyMarks {
+			return false, nil
+		}
+	}
+	return true, nil
 }
