@@ -71,23 +71,23 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 	keys := func(rel string) string {
 		return "SELECT " + keyArray("pgparity_r") + " AS k FROM " + rel + " AS pgparity_r"
 	}
+	whole := "INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, NULL); RETURN NULL;"
+	// One statement per event: the keys are inserted up to MaxKeys+1 and the row count decides
+	// whether a whole-table mark is added (no separate count of the transition table).
 	insert := func(sel string) string {
-		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, s.k FROM (" + sel + ") AS s;"
+		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, s.k FROM (" + sel + " LIMIT " + strconv.Itoa(MaxKeys+1) + ") AS s;\n" +
+			"GET DIAGNOSTICS pgparity_n = ROW_COUNT;\nIF pgparity_n > " + strconv.Itoa(MaxKeys) + " THEN " + whole + " END IF;"
 	}
 	rowBody := "BEGIN\n" +
 		"IF TG_OP <> 'INSERT' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("old") + "); END IF;\n" +
 		"IF TG_OP <> 'DELETE' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("new") + "); END IF;\n" +
 		"RETURN NULL;\nEND"
-	whole := "INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, NULL); RETURN NULL;"
-	tooMany := func(rel string) string {
-		return "IF (SELECT count(*) FROM (SELECT FROM " + rel + " LIMIT " + strconv.Itoa(MaxKeys+1) + ") AS s) > " + strconv.Itoa(MaxKeys) + " THEN " + whole + " END IF;"
-	}
 	// An UPDATE marks its old and its new keys, once each (a key that did not change is one mark).
-	body := "BEGIN\n" +
+	body := "DECLARE pgparity_n bigint;\nBEGIN\n" +
 		"IF TG_OP = 'TRUNCATE' THEN " + whole + " END IF;\n" +
-		"IF TG_OP = 'DELETE' THEN " + tooMany("pgparity_old") + "\n" + insert(keys("pgparity_old")) + "\n" +
-		"ELSIF TG_OP = 'INSERT' THEN " + tooMany("pgparity_new") + "\n" + insert(keys("pgparity_new")) + "\n" +
-		"ELSE " + tooMany("pgparity_new") + "\n" + insert(keys("pgparity_old")+" UNION "+keys("pgparity_new")) + "\n" +
+		"IF TG_OP = 'DELETE' THEN " + insert(keys("pgparity_old")) + "\n" +
+		"ELSIF TG_OP = 'INSERT' THEN " + insert(keys("pgparity_new")) + "\n" +
+		"ELSE " + insert(keys("pgparity_old")+" UNION "+keys("pgparity_new")) + "\n" +
 		"END IF;\nRETURN NULL;\nEND"
 	tag := "$pgparity_track$"
 	if strings.Contains(body+rowBody, tag) {

@@ -2,6 +2,7 @@ package merkle
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -11,8 +12,10 @@ import (
 )
 
 // compare finds the leaves whose sums differ across nodes, drills into them in the open
-// snapshots, and streams their differing keys to sink in leaf order.
-func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node int) diff.RangeSum, sink report.Sink, started time.Time) (*report.Diff, int, error) {
+// snapshots, and streams their differing keys to sink in leaf order. A differing leaf listed in
+// keyed (it matched on every node before its changes, so only its marked keys can differ) is
+// re-checked by looking up those keys (in key order) instead of drilling into it.
+func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node int) diff.RangeSum, keyed map[int][]diff.Key, sink report.Sink, started time.Time) (*report.Diff, int, error) {
 	nodes := c.Nodes()
 	d := c.Header(started)
 	d.Options.BlockSize = t.BlockSize
@@ -34,19 +37,24 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 		}
 	}
 	tally := report.NewTally(nodes)
-	spans, err := drillSpans(t, differing, sum, len(nodes))
+	items, err := checkItems(t, differing, sum, keyed, len(nodes))
 	if err != nil {
 		return nil, 0, err
 	}
-	for start := 0; start < len(spans); start += c.Workers() {
-		batch := spans[start:min(len(spans), start+c.Workers())]
+	for start := 0; start < len(items); start += c.Workers() {
+		batch := items[start:min(len(items), start+c.Workers())]
 		found := make([][]report.Entry, len(batch))
 		g, gctx := errgroup.WithContext(ctx)
-		for w, sp := range batch {
+		for w, it := range batch {
 			g.Go(func() error {
+				var err error
+				if it.keys != nil {
+					found[w], err = c.FetchEntries(gctx, w, it.keys)
+					return err
+				}
+				sp := it.span
 				r := t.span(sp.first, sp.last)
 				r.Subs = nil
-				var err error
 				found[w], err = c.DrillDown(gctx, w, r, sp.sums, 0)
 				return err
 			})
@@ -63,6 +71,7 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 			}
 		}
 	}
+	slog.Debug("mtree sync", "step", "differing leaves re-checked", "items", len(items), "seconds", time.Since(started).Seconds())
 	d.FinishedAt = time.Now().UTC()
 	s := &d.Summary
 	s.DurationSeconds = d.FinishedAt.Sub(started).Seconds()
@@ -80,6 +89,47 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 		return nil, 0, err
 	}
 	return d, len(differing), nil
+}
+
+// keyBatch bounds the marked keys looked up at once.
+const keyBatch = 2000
+
+// item is one unit of re-check work: a span to drill into, or marked keys to look up.
+type item struct {
+	span span
+	keys []diff.Key
+}
+
+// checkItems turns the differing leaves, in order, into drill-down spans and key look-ups.
+func checkItems(t *Tree, differing []int, sum func(leaf, node int) diff.RangeSum, keyed map[int][]diff.Key, nodes int) ([]item, error) {
+	var out []item
+	for i := 0; i < len(differing); {
+		if keys, ok := keyed[differing[i]]; ok {
+			if n := len(out); n > 0 && out[n-1].keys != nil && len(out[n-1].keys)+len(keys) <= keyBatch {
+				out[n-1].keys = append(out[n-1].keys, keys...)
+			} else {
+				out = append(out, item{keys: append([]diff.Key{}, keys...)})
+			}
+			i++
+			continue
+		}
+		j := i
+		for j < len(differing) {
+			if _, ok := keyed[differing[j]]; ok {
+				break
+			}
+			j++
+		}
+		spans, err := drillSpans(t, differing[i:j], sum, nodes)
+		if err != nil {
+			return nil, err
+		}
+		for _, sp := range spans {
+			out = append(out, item{span: sp})
+		}
+		i = j
+	}
+	return out, nil
 }
 
 // drillRows bounds the rows of adjacent differing leaves drilled into at once.

@@ -15,13 +15,18 @@ import (
 // tree is rehashed (a bulk change costs a full pass, as it would in table-diff).
 const maxMarks = 100000
 
+// maxKeyMarks is how many change marks a node's marked keys are listed for: a leaf that matched
+// before its changes is then re-checked by looking up just those keys instead of drilling into it.
+const maxKeyMarks = 10000
+
 // nodeState is one node's stored tree as seen inside its comparison snapshot.
 type nodeState struct {
 	usable     bool // stored, same boundaries and rule version: the stored sums can be used
 	generation int64
-	sums       []diff.RangeSum // per leaf
-	dirty      map[int]bool    // leaves with change marks visible in the snapshot
-	all        bool            // every leaf is dirty (TRUNCATE, too many marks, state lost)
+	sums       []diff.RangeSum    // per leaf
+	dirty      map[int]bool       // leaves with change marks visible in the snapshot
+	keys       map[int][]diff.Key // per dirty leaf, its marked keys (nil: too many marks to list)
+	all        bool               // every leaf is dirty (TRUNCATE, too many marks, state lost)
 	marks      int64
 	snapshot   string // pg_current_snapshot() of the comparison snapshot
 }
@@ -82,6 +87,7 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 		return nil, fmt.Errorf("count change marks: %w", err)
 	}
 	st.usable = true
+	st.keys = map[int][]diff.Key{}
 	if anyAll || st.marks > maxMarks {
 		st.all = true
 		return st, nil
@@ -94,12 +100,20 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 	if err != nil {
 		return nil, fmt.Errorf("place change marks in leaves: %w", err)
 	}
-	leaves, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	var leaf int
+	var k []string
+	_, err = pgx.ForEachRow(rows, []any{&leaf, &k}, func() error {
+		st.dirty[leaf] = true
+		if st.marks <= maxKeyMarks {
+			st.keys[leaf] = append(st.keys[leaf], diff.Key(k))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("place change marks in leaves: %w", err)
 	}
-	for _, l := range leaves {
-		st.dirty[l] = true
+	if st.marks > maxKeyMarks {
+		st.keys = nil
 	}
 	return st, nil
 }

@@ -96,7 +96,7 @@ func dirtyLeaves(ctx context.Context, p *cluster.Pool, relid uint32, schema, nam
 	}
 	sql, args := newKeySQL(cmp).markedLeavesSQL(relid, bounds)
 	var n int
-	if err := p.QueryRow(ctx, "SELECT count(*) FROM ("+sql+") AS d", args...).Scan(&n); err != nil {
+	if err := p.QueryRow(ctx, "SELECT count(DISTINCT d.leaf) FROM ("+sql+") AS d", args...).Scan(&n); err != nil {
 		return 0, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("place marks in leaves: %w", err)}
 	}
 	return n, nil

@@ -73,10 +73,20 @@ WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersi
 			return fail("write leaves", err)
 		}
 	} else {
+		// One statement for every rewritten leaf (a bulk change rewrites thousands): the
+		// generation check above guarantees the stored layout is the one these sums belong to.
+		var leaves []int32
+		var cnts []int64
+		var texts []string
 		for l := range sums {
 			if write[l] {
-				b.Queue(`UPDATE pgparity.leaves SET cnt = $4, sum = $5 WHERE tree = $1 AND leaf = $2 AND lo IS NOT DISTINCT FROM $3`, leafSum(l)...)
+				v := leafSum(l)
+				leaves, cnts, texts = append(leaves, int32(l)), append(cnts, v[3].(int64)), append(texts, v[4].(string))
 			}
+		}
+		if len(leaves) > 0 {
+			b.Queue(`UPDATE pgparity.leaves AS l SET cnt = v.cnt, sum = v.sum
+FROM unnest($2::int4[], $3::int8[], $4::text[]) AS v(leaf, cnt, sum) WHERE l.tree = $1 AND l.leaf = v.leaf`, relid, leaves, cnts, texts)
 		}
 	}
 	b.Queue("DELETE FROM pgparity.marks WHERE tree = $1 AND pg_catalog.pg_visible_in_snapshot(xid, $2::pg_snapshot)", relid, st.snapshot)

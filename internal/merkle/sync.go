@@ -2,8 +2,10 @@ package merkle
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,6 +63,16 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	step("prepared")
 	ks := newKeySQL(c.Table())
 	states := make([]*nodeState, len(pools))
+	if few, err := fewMarks(ctx, pools, pls); err != nil {
+		return nil, err
+	} else if few {
+		opts.Concurrency = min(opts.Concurrency, fewWorkers) // a small re-check: open few connections
+	}
+	// Keep one connection of node 0 free for sorting marked keys (see markedKeys).
+	sorter := int(pools[0].Config().MaxConns) > max(1, opts.Concurrency)
+	if !sorter && pools[0].Config().MaxConns > 1 {
+		opts.Concurrency, sorter = int(pools[0].Config().MaxConns)-1, true
+	}
 	_, err = c.Open(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
 		st, err := readState(ctx, tx, tree, pls[i], ks)
 		states[i] = st
@@ -101,7 +113,14 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	}
 	if sink != nil {
 		sum := func(leaf, node int) diff.RangeSum { return sums[node][leaf] }
-		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, sink, started); err != nil {
+		var keyed map[int][]diff.Key
+		if sorter {
+			if keyed, err = markedKeys(ctx, pools[0], c, states, sums, dirty); err != nil {
+				return nil, err
+			}
+		}
+		slog.Debug("mtree sync", "step", "marked keys listed", "leaves", len(keyed), "seconds", time.Since(started).Seconds())
+		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, keyed, sink, started); err != nil {
 			return nil, err
 		}
 	}
@@ -151,6 +170,10 @@ func prepare(ctx context.Context, pools cluster.Pools, opts Options, blockSize i
 // maxSpan is how many adjacent leaves one hashing query covers.
 const maxSpan = 50
 
+// spansPerTrip is how many hashing queries go to a node in one round trip: scattered dirty
+// leaves cost a few round trips, not one per leaf.
+const spansPerTrip = 25
+
 // rehash hashes the dirty leaves on every node in the open snapshots: fresh[leaf][node].
 func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[int][]diff.RangeSum, error) {
 	var spans [][2]int
@@ -165,14 +188,18 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 		spans = append(spans, [2]int{first, l})
 	}
 	fresh := make(map[int][]diff.RangeSum, len(spans))
-	work := make(chan [2]int)
+	var groups [][][2]int // spans hashed in one round trip per node
+	for i := 0; i < len(spans); i += spansPerTrip {
+		groups = append(groups, spans[i:min(len(spans), i+spansPerTrip)])
+	}
+	work := make(chan [][2]int)
 	results := make(chan map[int][]diff.RangeSum)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(work)
-		for _, s := range spans {
+		for _, gr := range groups {
 			select {
-			case work <- s:
+			case work <- gr:
 			case <-gctx.Done():
 				return nil
 			}
@@ -182,16 +209,23 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 	wg, wctx := errgroup.WithContext(gctx)
 	for w := 0; w < c.Workers(); w++ {
 		wg.Go(func() error {
-			for s := range work {
-				sums, err := c.HashRange(wctx, w, t.span(s[0], s[1]))
+			for gr := range work {
+				rs := make([]diff.Range, len(gr))
+				for i, s := range gr {
+					rs[i] = t.span(s[0], s[1])
+				}
+				all, err := c.HashRanges(wctx, w, rs)
 				if err != nil {
 					return err
 				}
 				out := map[int][]diff.RangeSum{}
-				for l := s[0]; l <= s[1]; l++ {
-					out[l] = make([]diff.RangeSum, len(sums))
-					for node := range sums {
-						out[l][node] = normal(sums[node][l-s[0]])
+				for i, s := range gr {
+					sums := all[i]
+					for l := s[0]; l <= s[1]; l++ {
+						out[l] = make([]diff.RangeSum, len(sums))
+						for node := range sums {
+							out[l][node] = normal(sums[node][l-s[0]])
+						}
 					}
 				}
 				select {
@@ -217,4 +251,85 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 		return nil, err
 	}
 	return fresh, nil
+}
+
+// markedKeys lists, in key order, the marked keys of every dirty leaf that now differs across
+// nodes but matched on every node before its changes: every node's stored sum was usable and
+// equal, and every change since is marked by key, so only those keys can differ and a lookup of
+// them finds exactly what a drill-down would. The keys are sorted on node p (outside the
+// snapshots: literals only) with the range filters' ordering.
+func markedKeys(ctx context.Context, p *cluster.Pool, c *diff.Comparer, states []*nodeState, sums [][]diff.RangeSum, dirty []bool) (map[int][]diff.Key, error) {
+	for _, st := range states {
+		if !st.usable || st.all || st.keys == nil {
+			return nil, nil
+		}
+	}
+	var keys []diff.Key
+	leafOf := map[string]int{}
+	for l, d := range dirty {
+		if !d {
+			continue
+		}
+		same, before := true, true
+		for n, st := range states {
+			same = same && sums[n][l] == sums[0][l]
+			before = before && st.sums[l] == states[0].sums[l]
+		}
+		if same || !before {
+			continue
+		}
+		for _, st := range states {
+			for _, k := range st.keys[l] {
+				id := strings.Join(k, "\x00")
+				if _, ok := leafOf[id]; !ok {
+					leafOf[id] = l
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	sql, args := newKeySQL(c.Table()).sortKeysSQL(keys)
+	rows, err := p.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("sort marked keys: %w", err)}
+	}
+	order, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("sort marked keys: %w", err)}
+	}
+	out := map[int][]diff.Key{}
+	for _, o := range order {
+		k := keys[o-1]
+		l := leafOf[strings.Join(k, "\x00")]
+		out[l] = append(out[l], k)
+	}
+	return out, nil
+}
+
+// fewWorkers is how many snapshot connections per node a re-check with few change marks opens.
+const fewWorkers = 2
+
+// fewMarks reports whether every node holds its tree and at most maxKeyMarks change marks, none
+// of them whole-table: a re-check that costs a few lookups, not a full pass. It is only a hint
+// for how many connections to open (the snapshots decide what is rehashed).
+func fewMarks(ctx context.Context, pools cluster.Pools, pls []placement) (bool, error) {
+	for i, p := range pools {
+		if !pls[i].stored {
+			return false, nil
+		}
+		var n int64
+		var whole bool
+		err := p.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM (SELECT k FROM pgparity.marks WHERE tree = $1 LIMIT $2) AS m",
+			pls[i].relid, maxKeyMarks+1).Scan(&n, &whole)
+		if err != nil {
+			return false, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("count change marks: %w", err)}
+		}
+		if whole || n > maxKeyMarks {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -157,7 +157,7 @@ func (s keySQL) typed(text string, i int) string {
 	return out
 }
 
-// markedLeavesSQL lists the distinct leaves holding the marked keys of tree $1: the boundaries
+// markedLeavesSQL lists the distinct (leaf, marked key) pairs of tree $1: the boundaries
 // (one text[] parameter per key column) and the marks are sorted together by typed key, and a
 // mark's leaf is the number of boundaries at or before it. One sort, whatever the number of
 // leaves, with the same ordering as the range filters.
@@ -180,10 +180,29 @@ func (s keySQL) markedLeavesSQL(relid uint32, bounds []diff.Key) (string, []any)
 	for i := range names {
 		names[i] = "c" + strconv.Itoa(i)
 	}
-	return `SELECT DISTINCT s.leaf FROM (
-  SELECT u.kind, coalesce(max(u.ord) OVER (ORDER BY ` + strings.Join(order, ", ") + `, u.kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0) AS leaf
-  FROM (SELECT 0 AS kind, b.ord, ` + strings.Join(bcols, ", ") + ` FROM unnest(` + strings.Join(cols, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(names, ", ") + `, ord)
+	return `SELECT DISTINCT s.leaf, s.mk FROM (
+  SELECT u.kind, u.mk, coalesce(max(u.ord) OVER (ORDER BY ` + strings.Join(order, ", ") + `, u.kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0) AS leaf
+  FROM (SELECT 0 AS kind, b.ord, NULL::text[] AS mk, ` + strings.Join(bcols, ", ") + ` FROM unnest(` + strings.Join(cols, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(names, ", ") + `, ord)
     UNION ALL
-    SELECT 1, NULL, ` + strings.Join(mcols, ", ") + ` FROM pgparity.marks AS m WHERE m.tree = $1 AND m.k IS NOT NULL) AS u
+    SELECT 1, NULL, m.k, ` + strings.Join(mcols, ", ") + ` FROM pgparity.marks AS m WHERE m.tree = $1 AND m.k IS NOT NULL) AS u
 ) AS s WHERE s.kind = 1`, args
+}
+
+// sortKeysSQL returns the positions (1-based) of keys in key order, ordered like table-diff's
+// range filters: one text[] parameter per key column.
+func (s keySQL) sortKeysSQL(keys []diff.Key) (string, []any) {
+	var args []any
+	var cols, names, order []string
+	for i := range s.cols {
+		col := make([]string, len(keys))
+		for j, k := range keys {
+			col[j] = k[i]
+		}
+		args = append(args, col)
+		cols = append(cols, "$"+strconv.Itoa(i+1)+"::text[]")
+		names = append(names, "c"+strconv.Itoa(i))
+		order = append(order, s.typed("b.c"+strconv.Itoa(i), i))
+	}
+	return "SELECT b.ord FROM unnest(" + strings.Join(cols, ", ") + ") WITH ORDINALITY AS b(" + strings.Join(names, ", ") +
+		", ord) ORDER BY " + strings.Join(order, ", "), args
 }

@@ -1,0 +1,48 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// HashRanges is HashRange for many ranges at once: their queries go to each node in one
+// round trip (a pipelined batch) on worker w. It returns, per range, per node, the (count,
+// checksum) of every sub-range that holds rows.
+func (c *Comparer) HashRanges(ctx context.Context, w int, rs []Range) ([][]map[int]RangeSum, error) {
+	e := c.e
+	out := make([][]map[int]RangeSum, len(rs))
+	for r := range out {
+		out[r] = make([]map[int]RangeSum, len(e.sessions))
+	}
+	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for r := range rs {
+			sql, args := e.q.rangeHash(rs[r])
+			b.Queue(sql, args...)
+		}
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		for r := range rs {
+			rows, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("hash range %d: %w", rs[r].Index, err)
+			}
+			sums := map[int]RangeSum{}
+			var sub int
+			var s RangeSum
+			_, err = pgx.ForEachRow(rows, []any{&sub, &s.Count, &s.Sum}, func() error {
+				sums[sub] = s
+				e.rowsCompared[i].Add(s.Count)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("hash range %d: %w", rs[r].Index, err)
+			}
+			out[r][i] = sums
+		}
+		return br.Close()
+	}, w)
+	return out, err
+}
