@@ -27,65 +27,17 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// port returns the port of a sandbox node.
-func port(db *sandbox.DB, node string) int {
-	for _, n := range db.Sandbox.Nodes {
-		if n.Name == node {
-			return n.Port
-		}
-	}
-	return 0
-}
-
-// subscribe creates subscription s_<db>_<subNode> on subNode to publication pub on pubNode,
-// waits for its initial sync, and drops it when the test ends (before the database is dropped).
+// subscribe creates a subscription on subNode to publication pub on pubNode (see
+// sandbox.DB.Subscribe).
 func subscribe(t *testing.T, db *sandbox.DB, pubNode, subNode, pub, extra string) string {
 	t.Helper()
-	name := "s_" + db.Name + "_" + subNode
-	db.Exec(t, fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION 'host=127.0.0.1 port=%d user=%s password=%s dbname=%s' PUBLICATION %s %s",
-		name, port(db, pubNode), sandbox.Superuser, db.Sandbox.Password, db.Name, pub, extra), subNode)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, db.ConnString(subNode))
-		if err != nil {
-			t.Errorf("drop subscription %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SUBSCRIPTION "+name); err != nil {
-			t.Errorf("drop subscription %s: %v", name, err)
-		}
-	})
-	waitFor(t, db, subNode, "initial sync of "+name,
-		"SELECT count(*) FILTER (WHERE r.srsubstate <> 'r') = 0 FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid WHERE s.subname = '"+name+"'")
-	return name
+	return db.Subscribe(t, pubNode, subNode, pub, extra)
 }
 
-// waitFor polls a boolean query on a node until it returns true (60 s at most).
+// waitFor polls a boolean query on a node until it returns true.
 func waitFor(t *testing.T, db *sandbox.DB, node, what, sql string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, db.ConnString(node))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, sql).Scan(&ok); err != nil {
-			t.Fatalf("wait for %s on %s: %v", what, node, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s on %s", what, node)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	db.WaitFor(t, node, what, sql)
 }
 
 // accounts creates public.<table> (id int key, bal int, note text) with rows 1..n on node and
