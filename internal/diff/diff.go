@@ -89,13 +89,13 @@ func Run(ctx context.Context, pools cluster.Pools, opts Options, sink report.Sin
 	d := e.newReport(started)
 	tally := report.NewTally(e.nodes)
 	out := &emitter{sink: sink, tally: tally, max: opts.MaxDiffRows}
-	var spool *spool
+	var spool *report.Spool
 	if opts.Recheck > 0 {
 		// Keys found now are re-read after the wait: they wait in a file, not in memory.
-		if spool, err = newSpool(d); err != nil {
+		if spool, err = report.NewSpool("pgparity-recheck-", d); err != nil {
 			return nil, err
 		}
-		defer spool.close()
+		defer spool.Close()
 		out.sink, out.tally = spool, report.NewTally(e.nodes)
 	}
 	if err := sink.Begin(d); err != nil {

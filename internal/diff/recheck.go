@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"github.com/jackc/pgx/v5"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/pgparity/pgparity/internal/catalog"
@@ -20,50 +18,10 @@ import (
 // rereadBatch is how many keys are re-read per round trip by recheck and rerun.
 const rereadBatch = 10000
 
-// spool keeps the keys a comparison found until --recheck re-reads them: a temporary diff file,
-// not memory. It is a report.Sink whose Begin and End do nothing (the run's header is written
-// when the spool is created).
-type spool struct {
-	dir  string
-	path string
-	f    *report.FileSink
-	d    *report.Diff
-}
-
-func newSpool(d *report.Diff) (*spool, error) {
-	dir, err := os.MkdirTemp("", "pgparity-recheck-")
-	if err != nil {
-		return nil, fmt.Errorf("recheck spool: %w", err)
-	}
-	s := &spool{dir: dir, path: filepath.Join(dir, "found.jsonl"), d: d}
-	if s.f, err = report.CreateFile(s.path); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := s.f.Begin(d); err != nil {
-		s.close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *spool) Begin(*report.Diff) error      { return nil }
-func (s *spool) Entry(e *report.Entry) error   { return s.f.Entry(e) }
-func (s *spool) End(*report.Diff) error        { return nil }
-func (s *spool) open() (*report.Reader, error) { return report.OpenDiff(s.path) }
-
-func (s *spool) close() {
-	s.f.Abort()
-	os.RemoveAll(s.dir)
-}
-
 // recheck waits, then re-reads every key found (fresh snapshots, so that replication has had
 // time to apply) and emits those that still differ as found now, and those that agree now as
 // transient (with the rows first seen).
-func (e *engine) recheck(ctx context.Context, sp *spool, out *emitter) error {
-	if err := sp.f.End(sp.d); err != nil {
-		return err
-	}
+func (e *engine) recheck(ctx context.Context, sp *report.Spool, out *emitter) error {
 	t := time.NewTimer(e.opts.Recheck)
 	defer t.Stop()
 	select {
@@ -71,7 +29,7 @@ func (e *engine) recheck(ctx context.Context, sp *spool, out *emitter) error {
 		return ctx.Err()
 	case <-t.C:
 	}
-	r, err := sp.open()
+	r, err := sp.Open()
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/pgparity/pgparity/internal/diff"
@@ -20,63 +17,6 @@ var batchSize = 10000
 
 // maxConfirmedKeys caps TableResult.ConfirmedKeys.
 const maxConfirmedKeys = 1000
-
-// spool keeps the range pass's differing entries in a temporary diff file, not in memory. Its
-// Entry is safe for concurrent use.
-type spool struct {
-	dir  string
-	path string
-	mu   sync.Mutex
-	f    *report.FileSink
-	d    *report.Diff
-	n    int
-}
-
-// newSpool creates an empty spool for entries of the diff d describes.
-func newSpool(d *report.Diff) (*spool, error) {
-	dir, err := os.MkdirTemp("", "pgparity-verify-")
-	if err != nil {
-		return nil, fmt.Errorf("verify spool: %w", err)
-	}
-	s := &spool{dir: dir, path: filepath.Join(dir, "found.jsonl"), d: d}
-	if s.f, err = report.CreateFile(s.path); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := s.f.Begin(d); err != nil {
-		s.close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// add appends entries to the spool.
-func (s *spool) add(entries []report.Entry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range entries {
-		if err := s.f.Entry(&entries[i]); err != nil {
-			return err
-		}
-		s.n++
-	}
-	return nil
-}
-
-// open finishes the spool and opens it for reading.
-func (s *spool) open() (*report.Reader, error) {
-	s.d.FinishedAt = time.Now().UTC()
-	if err := s.f.End(s.d); err != nil {
-		return nil, err
-	}
-	return report.OpenDiff(s.path)
-}
-
-// close removes the spool.
-func (s *spool) close() {
-	s.f.Abort()
-	os.RemoveAll(s.dir)
-}
 
 // nextBatch reads up to batchSize candidates from r (none at the end).
 func nextBatch(r *report.Reader) ([]*candidate, error) {

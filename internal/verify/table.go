@@ -62,11 +62,11 @@ func compareTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr
 		return verifyWhole(ctx, pp, f, tp, c, pr, opts)
 	}
 	tr := TableResult{Table: tp.ref.String(), RowsCompared: map[string]int64{}, Rounds: 1}
-	sp, err := newSpool(c.Header(started))
+	sp, err := report.NewSpool("pgparity-verify-", c.Header(started))
 	if err != nil {
 		return tr, err
 	}
-	defer sp.close()
+	defer sp.Close()
 	if _, err := c.Open(ctx, opts.Concurrency, f.hook); err != nil {
 		return tr, err
 	}
@@ -79,7 +79,7 @@ func compareTable(ctx context.Context, pp *pairPlan, f *fencer, tp tablePlan, pr
 	for i, n := range c.Nodes() {
 		tr.RowsCompared[n] = rows[i]
 	}
-	r, err := sp.open()
+	r, err := sp.Open()
 	if err != nil {
 		return tr, err
 	}
@@ -188,7 +188,7 @@ func coverage(total int64, unsettled int) float64 {
 // scan is the range pass in the open snapshots: every range hashed on both nodes, differing
 // sub-ranges drilled into. The differing keys' entries go to sp; it returns the rows read per
 // node.
-func scan(ctx context.Context, c *diff.Comparer, sp *spool) ([]int64, error) {
+func scan(ctx context.Context, c *diff.Comparer, sp *report.Spool) ([]int64, error) {
 	ranges, err := c.PlanRanges(ctx)
 	if err != nil {
 		return nil, err
@@ -230,8 +230,10 @@ func scan(ctx context.Context, c *diff.Comparer, sp *spool) ([]int64, error) {
 					}
 				}
 				mu.Unlock()
-				if err := sp.add(found); err != nil {
-					return err
+				for i := range found {
+					if err := sp.Entry(&found[i]); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
