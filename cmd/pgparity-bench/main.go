@@ -102,6 +102,7 @@ type bench struct {
 	columns  []string                 // public.wide's columns but the generated one
 	copyCols string                   // columns quoted, comma separated: the columns of copyFile
 	floors   map[string]time.Duration // measured floors by name (see floorOrder)
+	state    string                   // XDG_STATE_HOME of the runs: the current case's history store
 	passed   int
 	failed   []string // every missed target, for the closing line
 }
@@ -195,10 +196,17 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.header(ctx); err != nil {
 		return err
 	}
+	b.state = filepath.Join(b.dir, "state", "floors")
 	if err := b.measureFloors(ctx, b.neededFloors()); err != nil {
 		return err
 	}
 	for _, name := range b.only {
+		// Each case records its runs in a history store of its own, empty at its start: what an
+		// earlier case (or run) left open is not resolved on this case's clock.
+		b.state = filepath.Join(b.dir, "state", name)
+		if err := os.RemoveAll(b.state); err != nil {
+			return err
+		}
 		if err := b.runCase(ctx, name); err != nil {
 			return fmt.Errorf("case %s: %w", name, err)
 		}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -58,7 +57,7 @@ func (b *bench) pgparity(ctx context.Context, args ...string) (outcome, error) {
 	full := append([]string{"-v", b.bin, "--service-file", b.svc}, args...)
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", full...)
 	// Runs are recorded in a history store of the bench's own (recording is part of the cost).
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(b.dir, "state"))
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+b.state)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -138,7 +138,7 @@ func newMtreeUpdateCmd(g *globals) *cobra.Command {
 // printTree prints what an update did.
 func printTree(cmd *cobra.Command, res *job.MtreeResult) {
 	t := res.Tree
-	fmt.Fprintf(cmd.ErrOrStderr(), "trees: %d leaves, %d rehashed, %d change marks consumed\n", t.Leaves, t.Rehashed, t.Marks)
+	fmt.Fprintf(cmd.ErrOrStderr(), "trees: %d leaves, %d rehashed (%d leaf hashes over the nodes: only where changed), %d change marks consumed\n", t.Leaves, t.Rehashed, t.Hashed, t.Marks)
 	if len(t.Lost) > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "pgparity: note: no usable stored tree on %s (never built there, emptied by a restart after a crash, or built under another row hash rule): rehashed fully\n", strings.Join(t.Lost, ", "))
 	}

@@ -11,12 +11,21 @@ import (
 // round trip (a pipelined batch) on worker w. It returns, per range, per node, the (count,
 // checksum) of every sub-range that holds rows.
 func (c *Comparer) HashRanges(ctx context.Context, w int, rs []Range) ([][]map[int]RangeSum, error) {
+	return c.HashRangesOn(ctx, w, rs, nil)
+}
+
+// HashRangesOn is HashRanges on the nodes i with on[i] only (every node when on is nil); the
+// others' sums are left nil.
+func (c *Comparer) HashRangesOn(ctx context.Context, w int, rs []Range, on []bool) ([][]map[int]RangeSum, error) {
 	e := c.e
 	out := make([][]map[int]RangeSum, len(rs))
 	for r := range out {
 		out[r] = make([]map[int]RangeSum, len(e.sessions))
 	}
 	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
+		if on != nil && !on[i] {
+			return nil
+		}
 		b := &pgx.Batch{}
 		for r := range rs {
 			sql, args := e.q.rangeHash(rs[r])

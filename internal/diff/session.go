@@ -3,6 +3,7 @@ package diff
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,71 +31,106 @@ const extraWorkerWait = 2 * time.Second
 type SnapshotHook func(ctx context.Context, node int, tx pgx.Tx) error
 
 // openSessions opens up to `workers` snapshot-sharing connections on every node, the same number
-// on each (at least one), acquiring nodes in pool order; hook (optional) runs on each node right
-// after its snapshot is taken.
+// on each (at least one); hook (optional) runs on each node right after its snapshot is taken.
+// The first connection of every node is acquired in pool order (two comparisons sharing pools,
+// as in schema-diff, never each hold one node's last connection while waiting for the other's);
+// then the nodes take their snapshots and acquire their extra workers at once.
 func openSessions(ctx context.Context, pools cluster.Pools, workers int, hook SnapshotHook) ([]*session, error) {
 	out := make([]*session, len(pools))
 	for i, p := range pools {
-		s, err := openSession(ctx, p, workers, func(ctx context.Context, tx pgx.Tx) error {
-			if hook == nil {
-				return nil
-			}
-			return hook(ctx, i, tx)
-		})
+		c, err := p.Acquire(ctx)
 		if err != nil {
 			closeSessions(ctx, out)
-			return nil, err
+			return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("connect: %w", err)}
 		}
-		out[i] = s
-		workers = len(s.txs)
+		out[i] = &session{node: p.Node.Name, conns: []*pgxpool.Conn{c}}
 	}
-	for _, s := range out { // nodes opened before a busier one give back their extra workers
+	errs := make([]error, len(pools))
+	var wg sync.WaitGroup
+	for i, p := range pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = out[i].start(ctx, p, workers, func(ctx context.Context, tx pgx.Tx) error {
+				if hook == nil {
+					return nil
+				}
+				return hook(ctx, i, tx)
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			closeSessions(ctx, out)
+			return nil, &cluster.NodeError{Node: pools[i].Node.Name, Err: err}
+		}
+	}
+	for _, s := range out {
+		workers = min(workers, len(s.txs))
+	}
+	for _, s := range out { // nodes that got more workers than a busier one give back the extra
 		s.trim(ctx, workers)
 	}
 	return out, nil
 }
 
-func openSession(ctx context.Context, p *cluster.Pool, workers int, hook func(context.Context, pgx.Tx) error) (*session, error) {
-	s := &session{node: p.Node.Name}
-	fail := func(err error) (*session, error) {
-		s.close(ctx)
-		return nil, &cluster.NodeError{Node: p.Node.Name, Err: err}
+// start takes the snapshot on the session's first connection (already acquired), runs hook in
+// it, and imports it on up to workers-1 more connections, acquired meanwhile; a busy pool gives
+// fewer (extraWorkerWait).
+func (s *session) start(ctx context.Context, p *cluster.Pool, workers int, hook func(context.Context, pgx.Tx) error) error {
+	var extra []*pgxpool.Conn
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			actx, cancel := context.WithTimeout(ctx, extraWorkerWait)
+			defer cancel()
+			if c, err := p.Acquire(actx); err == nil { // the pool is busy: go on with the workers we have
+				mu.Lock()
+				extra = append(extra, c)
+				mu.Unlock()
+			}
+		}()
 	}
-	var snapshot string
-	for w := 0; w < workers; w++ {
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if w > 0 {
-			actx, cancel = context.WithTimeout(ctx, extraWorkerWait)
-		}
-		c, err := p.Acquire(actx)
-		cancel()
-		if err != nil && w > 0 && ctx.Err() == nil {
-			break // the pool is busy: go on with the workers we have
-		}
+	err := func() error {
+		tx, err := s.conns[0].BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
-			return fail(fmt.Errorf("connect: %w", err))
-		}
-		s.conns = append(s.conns, c)
-		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-		if err != nil {
-			return fail(fmt.Errorf("begin snapshot transaction: %w", err))
+			return fmt.Errorf("begin snapshot transaction: %w", err)
 		}
 		s.txs = append(s.txs, tx)
-		if w == 0 {
-			if err := tx.QueryRow(ctx, "SELECT pg_catalog.pg_export_snapshot()").Scan(&snapshot); err != nil {
-				return fail(fmt.Errorf("export snapshot: %w", err))
-			}
-			if err := hook(ctx, tx); err != nil {
-				return fail(fmt.Errorf("after the snapshot: %w", err))
-			}
-			continue
-		}
-		// SET TRANSACTION SNAPSHOT takes no parameters; the id comes from the server itself.
-		if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(snapshot)); err != nil {
-			return fail(fmt.Errorf("import snapshot: %w", err))
+		return nil
+	}()
+	var snapshot string
+	if err == nil {
+		if err = s.txs[0].QueryRow(ctx, "SELECT pg_catalog.pg_export_snapshot()").Scan(&snapshot); err != nil {
+			err = fmt.Errorf("export snapshot: %w", err)
 		}
 	}
-	return s, nil
+	if err == nil {
+		if err = hook(ctx, s.txs[0]); err != nil {
+			err = fmt.Errorf("after the snapshot: %w", err)
+		}
+	}
+	wg.Wait()
+	s.conns = append(s.conns, extra...)
+	if err != nil {
+		return err
+	}
+	for _, c := range extra {
+		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return fmt.Errorf("begin snapshot transaction: %w", err)
+		}
+		s.txs = append(s.txs, tx)
+		// SET TRANSACTION SNAPSHOT takes no parameters; the id comes from the server itself.
+		if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(snapshot)); err != nil {
+			return fmt.Errorf("import snapshot: %w", err)
+		}
+	}
+	return nil
 }
 
 // quoteLiteral quotes a server-generated snapshot id as an SQL literal.

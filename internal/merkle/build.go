@@ -92,7 +92,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 	for l := range dirty {
 		dirty[l] = true
 	}
-	fresh, err := rehash(ctx, c, tree, dirty)
+	fresh, err := rehash(ctx, c, tree, dirty, func(int, int) bool { return true })
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 		g.Go(func() error {
 			sums := make([]diff.RangeSum, tree.Leaves())
 			for l := range sums {
-				sums[l] = fresh[l][i]
+				sums[l] = fresh[l][i].sum
 			}
 			_, err := store(gctx, p, tree, relids[i], states[i], sums, dirty, true, true)
 			return err
@@ -111,7 +111,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return &Result{Leaves: tree.Leaves(), Rehashed: tree.Leaves()}, nil
+	return &Result{Leaves: tree.Leaves(), Rehashed: tree.Leaves(), Hashed: tree.Leaves() * len(pools)}, nil
 }
 
 // DefaultBlockSize is the leaf size for a table of rows rows: 100 rows (a re-check after k

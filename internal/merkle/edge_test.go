@@ -237,3 +237,34 @@ func TestIdleListenerStaysConnected(t *testing.T) {
 		t.Fatalf("listener after cancel: %v", err)
 	}
 }
+
+// TestRehashOnlyWhereMarked: a leaf is rehashed on the nodes its changes were made on; the
+// other nodes' stored sums stand for it (every change is marked), and the differences are still
+// exactly table-diff's.
+func TestRehashOnlyWhereMarked(t *testing.T) {
+	for _, tracker := range []string{cdc.Trigger, cdc.CDC} {
+		t.Run(tracker, func(t *testing.T) {
+			db, pools := setup(t, tracker)
+			db.Exec(t, `CREATE TABLE w (id int PRIMARY KEY, v text); INSERT INTO w SELECT g, 'v' FROM generate_series(1, 1000) g`)
+			if r := build(t, pools, "w", 100); r.Leaves != 10 {
+				t.Fatalf("leaves: %d", r.Leaves)
+			}
+			db.Exec(t, `UPDATE w SET v = 'n2' WHERE id IN (50, 550)`, "n2")
+			got, res := treeDiff(t, pools, "w")
+			wantKeys(t, "two leaves on n2", got, "50", "550")
+			if res.Rehashed != 2 || res.Hashed != 2 {
+				t.Errorf("two leaves changed on n2: %d leaves rehashed, %d leaf hashes; want 2 and 2 (n2 only)", res.Rehashed, res.Hashed)
+			}
+			sameVerdicts(t, "two leaves on n2", got, fullDiff(t, pools, "w"))
+			// the same leaf changed on n1 and n3: hashed there, n2's stored sum (from the run above) stands
+			db.Exec(t, `UPDATE w SET v = 'n1' WHERE id = 51`, "n1")
+			db.Exec(t, `UPDATE w SET v = 'n3' WHERE id = 52`, "n3")
+			got, res = treeDiff(t, pools, "w")
+			wantKeys(t, "one leaf on n1 and n3", got, "50", "51", "52", "550")
+			if res.Rehashed != 1 || res.Hashed != 2 {
+				t.Errorf("one leaf changed on n1 and n3: %d leaves rehashed, %d leaf hashes; want 1 and 2", res.Rehashed, res.Hashed)
+			}
+			sameVerdicts(t, "one leaf on n1 and n3", got, fullDiff(t, pools, "w"))
+		})
+	}
+}

@@ -30,7 +30,8 @@ type Options struct {
 type Result struct {
 	Diff      *report.Diff // the finished header and summary (Sync with a sink only)
 	Leaves    int
-	Rehashed  int      // leaves hashed in this run (on every node)
+	Rehashed  int      // leaves hashed in this run (on at least one node)
+	Hashed    int      // leaf hashes computed, summed over the nodes (a leaf is rehashed only where marked)
 	Differing int      // leaves whose sums differ across nodes
 	Marks     int64    // change marks consumed, all nodes
 	Skipped   []string // nodes whose state was not stored: another update ran meanwhile
@@ -84,7 +85,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	defer c.Close(ctx)
 	step("snapshots and stored state read")
 	res := &Result{Leaves: tree.Leaves()}
-	dirty := make([]bool, tree.Leaves())
+	dirty := make([]bool, tree.Leaves()) // on any node
 	for i, st := range states {
 		res.Marks += st.marks
 		if !st.usable {
@@ -94,18 +95,23 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 			dirty[l] = dirty[l] || st.all || st.dirty[l]
 		}
 	}
-	fresh, err := rehash(ctx, c, tree, dirty)
+	// A leaf is rehashed only on the nodes it is marked on (or whose state is not usable): on
+	// the others its stored sum is its content in the snapshot, since every change is marked.
+	fresh, err := rehash(ctx, c, tree, dirty, func(l, n int) bool { return states[n].all || states[n].dirty[l] })
 	if err != nil {
 		return nil, err
 	}
 	res.Rehashed = len(fresh)
 	step("dirty leaves rehashed")
 	sums := make([][]diff.RangeSum, len(pools)) // per node, per leaf, as of the snapshots
+	written := make([][]bool, len(pools))      // per node, the leaves rehashed there
 	for n := range sums {
 		sums[n] = make([]diff.RangeSum, tree.Leaves())
+		written[n] = make([]bool, tree.Leaves())
 		for l := range sums[n] {
-			if dirty[l] {
-				sums[n][l] = fresh[l][n]
+			if f, ok := fresh[l]; ok && f[n].hashed {
+				sums[n][l], written[n][l] = f[n].sum, true
+				res.Hashed++
 			} else {
 				sums[n][l] = states[n].sums[l]
 			}
@@ -136,7 +142,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	for i, p := range pools {
 		g.Go(func() error {
 			var err error
-			stored[i], err = store(gctx, p, tree, pls[i].relid, states[i], sums[i], dirty, false, relayout)
+			stored[i], err = store(gctx, p, tree, pls[i].relid, states[i], sums[i], written[i], false, relayout)
 			return err
 		})
 	}
@@ -174,8 +180,16 @@ const maxSpan = 50
 // leaves cost a few round trips, not one per leaf.
 const spansPerTrip = 25
 
-// rehash hashes the dirty leaves on every node in the open snapshots: fresh[leaf][node].
-func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[int][]diff.RangeSum, error) {
+// fresh is a leaf's sum hashed in a node's snapshot (hashed false: not hashed on that node).
+type fresh struct {
+	sum    diff.RangeSum
+	hashed bool
+}
+
+// rehash hashes the dirty leaves in the open snapshots, each span only on the nodes where need
+// says one of its leaves must be: out[leaf][node].
+func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool, need func(leaf, node int) bool) (map[int][]fresh, error) {
+	nodes := len(c.Nodes())
 	var spans [][2]int
 	for l := 0; l < len(dirty); l++ {
 		if !dirty[l] {
@@ -187,13 +201,36 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 		}
 		spans = append(spans, [2]int{first, l})
 	}
-	fresh := make(map[int][]diff.RangeSum, len(spans))
-	var groups [][][2]int // spans hashed in one round trip per node
-	for i := 0; i < len(spans); i += spansPerTrip {
-		groups = append(groups, spans[i:min(len(spans), i+spansPerTrip)])
+	// Spans hashed in one round trip per node: up to spansPerTrip of them needing the same nodes.
+	type group struct {
+		spans [][2]int
+		on    []bool
 	}
-	work := make(chan [][2]int)
-	results := make(chan map[int][]diff.RangeSum)
+	var groups []group
+	open := map[string]int{} // node set -> index of its group being filled
+	for _, sp := range spans {
+		on := make([]bool, nodes)
+		key := make([]byte, nodes)
+		for n := range on {
+			for l := sp[0]; l <= sp[1] && !on[n]; l++ {
+				on[n] = need(l, n)
+			}
+			key[n] = '0'
+			if on[n] {
+				key[n] = '1'
+			}
+		}
+		gi, ok := open[string(key)]
+		if !ok || len(groups[gi].spans) == spansPerTrip {
+			gi = len(groups)
+			groups = append(groups, group{on: on})
+			open[string(key)] = gi
+		}
+		groups[gi].spans = append(groups[gi].spans, sp)
+	}
+	out := make(map[int][]fresh, len(spans))
+	work := make(chan group)
+	results := make(chan map[int][]fresh)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(work)
@@ -210,26 +247,28 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 	for w := 0; w < c.Workers(); w++ {
 		wg.Go(func() error {
 			for gr := range work {
-				rs := make([]diff.Range, len(gr))
-				for i, s := range gr {
+				rs := make([]diff.Range, len(gr.spans))
+				for i, s := range gr.spans {
 					rs[i] = t.span(s[0], s[1])
 				}
-				all, err := c.HashRanges(wctx, w, rs)
+				all, err := c.HashRangesOn(wctx, w, rs, gr.on)
 				if err != nil {
 					return err
 				}
-				out := map[int][]diff.RangeSum{}
-				for i, s := range gr {
+				res := map[int][]fresh{}
+				for i, s := range gr.spans {
 					sums := all[i]
 					for l := s[0]; l <= s[1]; l++ {
-						out[l] = make([]diff.RangeSum, len(sums))
+						res[l] = make([]fresh, nodes)
 						for node := range sums {
-							out[l][node] = normal(sums[node][l-s[0]])
+							if gr.on[node] {
+								res[l][node] = fresh{sum: normal(sums[node][l-s[0]]), hashed: true}
+							}
 						}
 					}
 				}
 				select {
-				case results <- out:
+				case results <- res:
 				case <-wctx.Done():
 					return wctx.Err()
 				}
@@ -244,13 +283,13 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool) (map[i
 	})
 	for r := range results {
 		for l, s := range r {
-			fresh[l] = s
+			out[l] = s
 		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return fresh, nil
+	return out, nil
 }
 
 // markedKeys lists, in key order, the marked keys of every dirty leaf that now differs across

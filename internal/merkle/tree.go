@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,50 +64,67 @@ type placement struct {
 func locate(ctx context.Context, pools cluster.Pools, schema, table string) (*Tree, []placement, error) {
 	ident := pgx.Identifier{schema, table}.Sanitize()
 	out := make([]placement, len(pools))
-	var tree *Tree
+	errs := make([]error, len(pools))
+	var wg sync.WaitGroup
 	for i, p := range pools {
-		ok, err := Initialized(ctx, p)
-		if err != nil {
-			return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("look for schema pgparity: %w", err)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = locateOn(ctx, p, schema, table, ident)
+		}()
+	}
+	wg.Wait()
+	var tree *Tree
+	for i, pl := range out {
+		if errs[i] != nil {
+			return nil, nil, errs[i]
 		}
-		if !ok {
-			return nil, nil, fault.Input("node %s has no pgparity schema: run `pgparity mtree init` and `mtree build` first", p.Node.Name)
+		if pl.stored && tree == nil {
+			tree = &Tree{Schema: schema, Table: table, Key: pl.key, RuleVersion: pl.version, BlockSize: pl.block, Bounds: pl.bounds}
 		}
-		var relid *uint32
-		if err := p.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1)::oid", ident).Scan(&relid); err != nil {
-			return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("look up %s: %w", ident, err)}
-		}
-		pl := placement{}
-		var storedRel uint32
-		err = p.QueryRow(ctx, `SELECT relid, rule_version, block_size, key_columns FROM pgparity.trees
-WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl.version, &pl.block, &pl.key)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the tree of %s: %w", ident, err)}
-		}
-		pl.stored = err == nil
-		switch {
-		case relid == nil && pl.stored:
-			return nil, nil, fault.Input("table %s was dropped on node %s after `mtree build`: run `pgparity mtree teardown-table` (or recreate it and build again)", ident, p.Node.Name)
-		case relid == nil:
-			return nil, nil, fault.Input("table %s does not exist on node %s", ident, p.Node.Name)
-		case pl.stored && storedRel != *relid:
-			return nil, nil, fault.Input("table %s was dropped and recreated on node %s since `mtree build`: run `pgparity mtree build` again", ident, p.Node.Name)
-		}
-		pl.relid = *relid
-		if pl.stored {
-			if pl.bounds, err = readBounds(ctx, p, pl.relid); err != nil {
-				return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the leaves of %s: %w", ident, err)}
-			}
-			if tree == nil {
-				tree = &Tree{Schema: schema, Table: table, Key: pl.key, RuleVersion: pl.version, BlockSize: pl.block, Bounds: pl.bounds}
-			}
-		}
-		out[i] = pl
 	}
 	if tree == nil {
 		return nil, nil, fault.Input("%w of %s on any node: run `pgparity mtree build` first", ErrNotBuilt, ident)
 	}
 	return tree, out, nil
+}
+
+// locateOn finds the table and its stored tree on node p.
+func locateOn(ctx context.Context, p *cluster.Pool, schema, table, ident string) (placement, error) {
+	pl := placement{}
+	ok, err := Initialized(ctx, p)
+	if err != nil {
+		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("look for schema pgparity: %w", err)}
+	}
+	if !ok {
+		return pl, fault.Input("node %s has no pgparity schema: run `pgparity mtree init` and `mtree build` first", p.Node.Name)
+	}
+	var relid *uint32
+	if err := p.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1)::oid", ident).Scan(&relid); err != nil {
+		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("look up %s: %w", ident, err)}
+	}
+	var storedRel uint32
+	err = p.QueryRow(ctx, `SELECT relid, rule_version, block_size, key_columns FROM pgparity.trees
+WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl.version, &pl.block, &pl.key)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the tree of %s: %w", ident, err)}
+	}
+	pl.stored = err == nil
+	switch {
+	case relid == nil && pl.stored:
+		return pl, fault.Input("table %s was dropped on node %s after `mtree build`: run `pgparity mtree teardown-table` (or recreate it and build again)", ident, p.Node.Name)
+	case relid == nil:
+		return pl, fault.Input("table %s does not exist on node %s", ident, p.Node.Name)
+	case pl.stored && storedRel != *relid:
+		return pl, fault.Input("table %s was dropped and recreated on node %s since `mtree build`: run `pgparity mtree build` again", ident, p.Node.Name)
+	}
+	pl.relid = *relid
+	if pl.stored {
+		if pl.bounds, err = readBounds(ctx, p, pl.relid); err != nil {
+			return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the leaves of %s: %w", ident, err)}
+		}
+	}
+	return pl, nil
 }
 
 // readBounds reads a stored tree's leaf boundaries (the lower bounds of leaves 1..n-1).
