@@ -104,7 +104,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	res.Rehashed = len(fresh)
 	step("dirty leaves rehashed")
 	sums := make([][]diff.RangeSum, len(pools)) // per node, per leaf, as of the snapshots
-	written := make([][]bool, len(pools))      // per node, the leaves rehashed there
+	written := make([][]bool, len(pools))       // per node, the leaves rehashed there
 	for n := range sums {
 		sums[n] = make([]diff.RangeSum, tree.Leaves())
 		written[n] = make([]bool, tree.Leaves())
