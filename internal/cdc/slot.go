@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -106,7 +107,25 @@ func trackCDC(ctx context.Context, p *cluster.Pool, t *catalog.Table) (string, e
 		note = fmt.Sprintf("set REPLICA IDENTITY DEFAULT on %s (node %s) so that changes carry the old key", t.Ident(), p.Node.Name)
 	}
 	if !member {
-		if _, err := p.Exec(ctx, "ALTER PUBLICATION "+pgx.Identifier{Publication}.Sanitize()+" ADD TABLE "+t.Ident()); err != nil {
+		add := "ALTER PUBLICATION " + pgx.Identifier{Publication}.Sanitize() + " ADD TABLE " + t.Ident()
+		// Only the key is decoded (PostgreSQL 15 column lists; the replica identity is the key
+		// unless it is FULL): the walsender formats, and the consumer parses, a few columns per
+		// change instead of every column.
+		var version int
+		if err := p.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&version); err != nil {
+			return "", nodeErr(p, "read the server version", err)
+		}
+		if version >= 150000 && ident != "f" {
+			cols := make([]string, len(t.Key))
+			for i, k := range t.Key {
+				cols[i] = pgx.Identifier{k}.Sanitize()
+			}
+			if _, err := p.Exec(ctx, add+" ("+strings.Join(cols, ", ")+")"); err == nil {
+				return note, nil
+			}
+			// e.g. a generated key column, which a column list cannot name: publish every column
+		}
+		if _, err := p.Exec(ctx, add); err != nil {
 			return "", nodeErr(p, "add "+t.Ident()+" to the publication", err)
 		}
 	}

@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -109,6 +112,16 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 	cfg := p.Config().ConnConfig.Config.Copy()
 	cfg.RuntimeParams["replication"] = "database"
 	delete(cfg.RuntimeParams, "plan_cache_mode")
+	if token == "" {
+		dial := cfg.DialFunc
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &pausedConn{Conn: c}, nil
+		}
+	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nodeErr(p, "open a replication connection", err)
@@ -121,6 +134,9 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 		return nodeErr(p, "start replication from slot "+slot, err)
 	}
 	d := newDecoder(p)
+	var deadline time.Time
+	stopWatch := context.AfterFunc(ctx, func() { _ = conn.Conn().SetReadDeadline(time.Now()) })
+	defer stopWatch()
 	var confirmed pglogrepl.LSN
 	nextStatus := time.Now().Add(statusInterval)
 	status := func() error {
@@ -155,15 +171,25 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 		if d.pending > 0 && d.flushBy.Before(wake) {
 			wake = d.flushBy
 		}
-		rctx, cancel := context.WithDeadline(ctx, wake)
-		raw, err := conn.ReceiveMessage(rctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil && pgconn.Timeout(err) {
-				continue // time to flush marks or report our position
+		// A read deadline on the socket, not a context per message: a busy node sends tens of
+		// thousands of messages a second, and a cancellable context costs a goroutine and a
+		// timer for each (pgconn watches it). ctx's end sets an immediate deadline (stopWatch).
+		if !wake.Equal(deadline) {
+			deadline = wake
+			if err := conn.Conn().SetReadDeadline(wake); err != nil {
+				return nodeErr(p, "read slot "+slot, err)
 			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		raw, err := conn.ReceiveMessage(context.Background())
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				continue // time to flush marks or report our position
 			}
 			return nodeErr(p, "read slot "+slot, err)
 		}
@@ -206,6 +232,27 @@ func consume(ctx context.Context, p *cluster.Pool, slot, token string) error {
 	}
 }
 
+// readPause is how long a listener waits before reading again after a read found less than a
+// buffer's worth: a busy node's walsender sends every change as a message of its own, and reading
+// each as it comes costs a system call and a wake-up per change (most of a listener's CPU under
+// pgbench). Marks are written every flushDelay anyway; a drain reads without pauses.
+const readPause = 5 * time.Millisecond
+
+// pausedConn is a listener's replication connection, read in batches (readPause).
+type pausedConn struct {
+	net.Conn
+	short bool // the last read returned less than half the buffer
+}
+
+func (c *pausedConn) Read(b []byte) (int, error) {
+	if c.short {
+		time.Sleep(readPause)
+	}
+	n, err := c.Conn.Read(b)
+	c.short = n < len(b)/2
+	return n, err
+}
+
 // flushDelay and flushMarks say when decoded marks are written: at most this long after the
 // first unwritten one, or once this many are waiting (one write per decoded transaction would
 // double the commit rate of a busy node).
@@ -230,13 +277,14 @@ type decoder struct {
 	fence bool
 	// marks of committed transactions not written yet, and the end of the last of them
 	rows    [][]any
+	seen    map[string]bool // rel and key of every waiting mark: a key changed again is marked once
 	pending int
 	end     pglogrepl.LSN
 	flushBy time.Time
 }
 
 func newDecoder(p *cluster.Pool) *decoder {
-	return &decoder{p: p, rels: map[uint32]*relation{}, keys: map[uint32][][]string{}, whole: map[uint32]bool{}}
+	return &decoder{p: p, rels: map[uint32]*relation{}, keys: map[uint32][][]string{}, whole: map[uint32]bool{}, seen: map[string]bool{}}
 }
 
 // due reports whether the waiting marks should be written now.
@@ -285,14 +333,14 @@ func (d *decoder) handle(ctx context.Context, data []byte, token string) (done b
 // commit moves the transaction's marks to the waiting ones.
 func (d *decoder) commit(end pglogrepl.LSN) {
 	for rel := range d.whole {
-		d.rows = append(d.rows, []any{rel, nil})
+		d.add(rel, nil)
 	}
 	for rel, keys := range d.keys {
 		if d.whole[rel] {
 			continue
 		}
 		for _, k := range keys {
-			d.rows = append(d.rows, []any{rel, k})
+			d.add(rel, k)
 		}
 	}
 	d.keys, d.whole = map[uint32][][]string{}, map[uint32]bool{}
@@ -301,6 +349,22 @@ func (d *decoder) commit(end pglogrepl.LSN) {
 	}
 	d.pending++
 	d.end = end
+}
+
+// add makes a mark of table rel wait to be written, unless the same mark already waits (hot rows
+// of a busy table change many times between two writes).
+func (d *decoder) add(rel uint32, k []string) {
+	id := strconv.FormatUint(uint64(rel), 10)
+	if k == nil {
+		id += "*"
+	} else {
+		id += ":" + strings.Join(k, "\x00")
+	}
+	if d.seen[id] {
+		return
+	}
+	d.seen[id] = true
+	d.rows = append(d.rows, []any{rel, k})
 }
 
 // relation learns a table's columns and the positions of its tree's key.
@@ -389,5 +453,6 @@ func (d *decoder) flush(ctx context.Context) (pglogrepl.LSN, error) {
 	}
 	end := d.end
 	d.rows, d.pending = nil, 0
+	clear(d.seen)
 	return end, nil
 }

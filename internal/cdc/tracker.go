@@ -136,7 +136,7 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 	}
 	switch kind {
 	case Trigger:
-		err = p.QueryRow(ctx, `SELECT count(*) FILTER (WHERE tgenabled = 'A') = 4 AND count(*) FILTER (WHERE tgenabled = 'R') = 1
+		err = p.QueryRow(ctx, `SELECT count(*) FILTER (WHERE tgenabled = 'A') = 5 AND count(*) FILTER (WHERE tgenabled = 'R') = 1
   FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) AND tgname LIKE 'pgparity\_track\_%'`, ident).Scan(&ok)
 	case CDC:
 		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid

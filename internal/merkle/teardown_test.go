@@ -41,7 +41,7 @@ func TestTeardownLeavesNothing(t *testing.T) {
 			for what, sql := range objects {
 				before[what] = count(sql)
 			}
-			if before["schemas"] != 3 || before["relations"] != 3*6 || (tracker == cdc.Trigger && (before["triggers"] != 3*10 || before["functions"] != 3*4)) ||
+			if before["schemas"] != 3 || before["relations"] != 3*6 || (tracker == cdc.Trigger && (before["triggers"] != 3*12 || before["functions"] != 3*4)) ||
 				(tracker == cdc.CDC && (before["slots"] != 3 || before["publications"] != 3)) {
 				t.Fatalf("objects before teardown: %v", before)
 			}
@@ -53,7 +53,7 @@ func TestTeardownLeavesNothing(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if tracker == cdc.Trigger && (count(objects["triggers"]) != 3*5 || count(objects["functions"]) != 3*2) {
+			if tracker == cdc.Trigger && (count(objects["triggers"]) != 3*6 || count(objects["functions"]) != 3*2) {
 				t.Errorf("after teardown-table: %d triggers, %d functions", count(objects["triggers"]), count(objects["functions"]))
 			}
 			if n := count("SELECT count(*) FROM pgparity.trees"); n != 3 {
