@@ -147,7 +147,6 @@ func (b *bench) pgbenchCase(ctx context.Context) error {
 	fmt.Printf("\npgbench tpcb-like on n1, scale %s, 2 clients, %d s per run, %d interleaved rounds (pgbench_history has no key: not tracked)\n",
 		pgbenchScale, b.pgbenchSeconds, pgbenchRounds)
 	runs := map[string][]float64{}
-	var drains []time.Duration
 	for round := 1; round <= pgbenchRounds; round++ {
 		for _, mode := range pgbenchModes {
 			tps, drain, err := b.trackedTPS(ctx, mode)
@@ -157,7 +156,6 @@ func (b *bench) pgbenchCase(ctx context.Context) error {
 			runs[mode] = append(runs[mode], tps)
 			extra := ""
 			if mode == "cdc" {
-				drains = append(drains, drain)
 				extra = fmt.Sprintf("  (then mtree update, decoding the run's changes: %s)", fmtDur(drain))
 			}
 			fmt.Printf("  round %d %-10s %6.0f tps%s\n", round, mode, tps, extra)
