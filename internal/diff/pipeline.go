@@ -197,3 +197,13 @@ func (c *Comparer) CountHashes(ctx context.Context, node int, hashes []int64) ([
 	}
 	return out, nil
 }
+
+// OnNode runs fn on node i's first snapshot connection (worker 0), e.g. to read state that must
+// be seen in the comparison's snapshot. Errors are attributed to the node.
+func (c *Comparer) OnNode(ctx context.Context, i int, fn func(tx pgx.Tx) error) error {
+	s := c.e.sessions[i]
+	if err := fn(s.txs[0]); err != nil {
+		return &cluster.NodeError{Node: s.node, Err: err}
+	}
+	return nil
+}

@@ -104,7 +104,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 			for l := range sums {
 				sums[l] = fresh[l][i].sum
 			}
-			_, err := store(gctx, p, tree, relids[i], states[i], sums, dirty, true, true)
+			_, err := store(gctx, p, tree, relids[i], states[i], sums, dirty, true, true, true)
 			return err
 		})
 	}

@@ -11,26 +11,30 @@ import (
 	"github.com/pgparity/pgparity/internal/report"
 )
 
-// compare finds the leaves whose sums differ across nodes, drills into them in the open
-// snapshots, and streams their differing keys to sink in leaf order. A differing leaf listed in
+// compare finds the leaves whose sums differ across nodes among leaves (sorted; nil = every
+// leaf; the others are known equal), drills into them in the open snapshots, and streams their
+// differing keys to sink in leaf order. rows is each node's row count. A differing leaf listed in
 // keyed (it matched on every node before its changes, so only its marked keys can differ) is
 // re-checked by looking up those keys (in key order) instead of drilling into it.
-func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node int) diff.RangeSum, keyed map[int][]diff.Key, sink report.Sink, started time.Time) (*report.Diff, int, error) {
+func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node int) diff.RangeSum, leaves []int, rows []int64, keyed map[int][]diff.Key, sink report.Sink, started time.Time) (*report.Diff, int, error) {
 	nodes := c.Nodes()
 	d := c.Header(started)
 	d.Options.BlockSize = t.BlockSize
 	if err := sink.Begin(d); err != nil {
 		return nil, 0, err
 	}
-	rows := make([]int64, len(nodes))
+	if leaves == nil {
+		leaves = make([]int, t.Leaves())
+		for l := range leaves {
+			leaves[l] = l
+		}
+	}
 	var differing []int
-	for l := 0; l < t.Leaves(); l++ {
+	for _, l := range leaves {
 		first := sum(l, 0)
 		same := true
 		for n := range nodes {
-			s := sum(l, n)
-			rows[n] += s.Count
-			same = same && s == first
+			same = same && sum(l, n) == first
 		}
 		if !same {
 			differing = append(differing, l)

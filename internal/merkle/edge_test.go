@@ -268,3 +268,50 @@ func TestRehashOnlyWhereMarked(t *testing.T) {
 		})
 	}
 }
+
+// TestReadsOnlyChangedLeaves: a re-check reads the stored sums of the changed leaves and their
+// neighbours only, as long as every other leaf is known equal (the roots agree once the changed
+// leaves are taken out); a difference left from an earlier re-check makes it read every leaf,
+// and it still reports exactly table-diff's keys. A tree stored before roots existed is read in
+// full once, then partially.
+func TestReadsOnlyChangedLeaves(t *testing.T) {
+	db, pools := setup(t, cdc.Trigger)
+	db.Exec(t, `CREATE TABLE rd (id int PRIMARY KEY, v text); INSERT INTO rd SELECT g, 'v' FROM generate_series(1, 1000) g`)
+	if r := build(t, pools, "rd", 100); r.Leaves != 10 {
+		t.Fatalf("leaves: %d", r.Leaves)
+	}
+	db.Exec(t, `UPDATE rd SET v = 'x' WHERE id = 450`) // every node: leaf 4 changes, stays equal
+	got, res := treeDiff(t, pools, "rd")
+	wantKeys(t, "same change everywhere", got)
+	if res.Read != 3*3 {
+		t.Errorf("same change everywhere: %d stored leaf sums read, want 9 (leaves 3, 4, 5 on 3 nodes)", res.Read)
+	}
+	db.Exec(t, `UPDATE rd SET v = 'n2' WHERE id = 50`, "n2")
+	got, res = treeDiff(t, pools, "rd")
+	wantKeys(t, "one change on n2", got, "50")
+	if res.Read != 3*2 {
+		t.Errorf("one change on n2: %d stored leaf sums read, want 6 (leaves 0, 1 on 3 nodes)", res.Read)
+	}
+	db.Exec(t, `UPDATE rd SET v = 'n1' WHERE id = 950`, "n1") // leaf 0 still differs, unchanged now
+	got, res = treeDiff(t, pools, "rd")
+	wantKeys(t, "an old difference elsewhere", got, "50", "950")
+	if res.Read != 3*2+3*10 {
+		t.Errorf("an old difference elsewhere: %d stored leaf sums read, want leaves 8 and 9, then every leaf, on 3 nodes (36)", res.Read)
+	}
+	sameVerdicts(t, "an old difference elsewhere", got, fullDiff(t, pools, "rd"))
+	// a tree stored before roots existed
+	db.Exec(t, `UPDATE pgparity.trees SET root_rows = NULL, layout = NULL`)
+	db.Exec(t, `UPDATE rd SET v = 'same' WHERE id = 50`)
+	db.Exec(t, `UPDATE rd SET v = 'same' WHERE id = 950`)
+	got, res = treeDiff(t, pools, "rd")
+	wantKeys(t, "no root stored", got)
+	if res.Read != 3*10 {
+		t.Errorf("no root stored: %d stored leaf sums read, want 30", res.Read)
+	}
+	db.Exec(t, `UPDATE rd SET v = 'again' WHERE id = 550`, "n3")
+	got, res = treeDiff(t, pools, "rd")
+	wantKeys(t, "root stored again", got, "550")
+	if res.Read != 3*3 {
+		t.Errorf("root stored again: %d stored leaf sums read, want 9", res.Read)
+	}
+}

@@ -27,3 +27,9 @@ CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.marks (
     xid  xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
 );
 CREATE INDEX IF NOT EXISTS marks_tree ON pgparity.marks (tree);
+-- Added in 0.1: the digest of every leaf sum (rows, two 64-bit lanes, see root.go) and of the
+-- boundaries, so that a re-check reads only the leaves its changes fall in.
+ALTER TABLE pgparity.trees ADD COLUMN IF NOT EXISTS layout text;
+ALTER TABLE pgparity.trees ADD COLUMN IF NOT EXISTS root_rows bigint;
+ALTER TABLE pgparity.trees ADD COLUMN IF NOT EXISTS root_a bigint;
+ALTER TABLE pgparity.trees ADD COLUMN IF NOT EXISTS root_b bigint;

@@ -29,6 +29,11 @@ type nodeState struct {
 	all        bool               // every leaf is dirty (TRUNCATE, too many marks, state lost)
 	marks      int64
 	snapshot   string // pg_current_snapshot() of the comparison snapshot
+	root       *root  // the stored root (nil: not stored, a tree written before roots were)
+	// partial: the stored layout is the tree's and the root is known, so sums holds only the
+	// leaves loaded so far (loadSums); otherwise sums holds every leaf (when usable).
+	partial bool
+	read    int // stored leaf sums read after the snapshot was taken (loadSums)
 }
 
 // readState reads, inside the snapshot of tx, the node's stored leaf sums, the leaves its change
@@ -40,7 +45,10 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	var version int
-	err := tx.QueryRow(ctx, "SELECT generation, rule_version FROM pgparity.trees WHERE relid = $1", pl.relid).Scan(&st.generation, &version)
+	var layout *string
+	var rootRows, rootA, rootB *int64
+	err := tx.QueryRow(ctx, "SELECT generation, rule_version, layout, root_rows, root_a, root_b FROM pgparity.trees WHERE relid = $1",
+		pl.relid).Scan(&st.generation, &version, &layout, &rootRows, &rootA, &rootB)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		st.generation, st.all = -1, true // not built here, or emptied by a crash: rehash and store every leaf
@@ -49,6 +57,16 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 		return nil, fmt.Errorf("read tree: %w", err)
 	}
 	st.sums = make([]diff.RangeSum, t.Leaves())
+	if rootRows != nil && rootA != nil && rootB != nil {
+		st.root = &root{rows: *rootRows, a: uint64(*rootA), b: uint64(*rootB)}
+	}
+	if version == encode.RowHashVersion && layout != nil && *layout == t.Layout && st.root != nil {
+		// The node holds the tree's boundaries: its leaf sums are read only where needed.
+		st.partial = true
+		sql, args := ks.markedLeavesSQL(pl.relid, nil)
+		return st, readMarks(ctx, tx, st, pl.relid, sql, args)
+	}
+	st.root = nil // recomputed from every leaf when stored
 	rows, err := tx.Query(ctx, "SELECT leaf, lo, cnt, sum FROM pgparity.leaves WHERE tree = $1 ORDER BY leaf", pl.relid)
 	if err != nil {
 		return nil, fmt.Errorf("read leaves: %w", err)
@@ -77,28 +95,35 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read leaves: %w", err)
 	}
+	st.read = max(0, n)
 	if n != t.Leaves() || !sameBounds(bounds, t.Bounds) || version != encode.RowHashVersion {
 		st.all = true // another layout, or built under another row hash rule: rehashed, never compared
 		return st, nil
 	}
+	sql, args := ks.markedLeavesSQL(pl.relid, t.Bounds)
+	return st, readMarks(ctx, tx, st, pl.relid, sql, args)
+}
+
+// readMarks counts the node's visible change marks and places them in leaves (sql, args: see
+// markedLeavesSQL): st.dirty, and st.keys when there are few enough to list.
+func readMarks(ctx context.Context, tx pgx.Tx, st *nodeState, relid uint32, sql string, args []any) error {
 	var anyAll bool
 	if err := tx.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM pgparity.marks WHERE tree = $1",
-		pl.relid).Scan(&st.marks, &anyAll); err != nil {
-		return nil, fmt.Errorf("count change marks: %w", err)
+		relid).Scan(&st.marks, &anyAll); err != nil {
+		return fmt.Errorf("count change marks: %w", err)
 	}
 	st.usable = true
 	st.keys = map[int][]diff.Key{}
 	if anyAll || st.marks > maxMarks {
 		st.all = true
-		return st, nil
+		return nil
 	}
 	if st.marks == 0 {
-		return st, nil
+		return nil
 	}
-	sql, args := ks.markedLeavesSQL(pl.relid, t.Bounds)
-	rows, err = tx.Query(ctx, sql, args...)
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("place change marks in leaves: %w", err)
+		return fmt.Errorf("place change marks in leaves: %w", err)
 	}
 	var leaf int
 	var k []string
@@ -110,12 +135,44 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("place change marks in leaves: %w", err)
+		return fmt.Errorf("place change marks in leaves: %w", err)
 	}
 	if st.marks > maxKeyMarks {
 		st.keys = nil
 	}
-	return st, nil
+	return nil
+}
+
+// loadSums reads, in node i's snapshot, the stored sums of the given leaves (every leaf when
+// leaves is nil) into st.sums.
+func loadSums(ctx context.Context, c *diff.Comparer, i int, relid uint32, st *nodeState, leaves []int32) error {
+	if leaves != nil && len(leaves) == 0 {
+		return nil
+	}
+	return c.OnNode(ctx, i, func(tx pgx.Tx) error {
+		sql, args := "SELECT leaf, cnt, sum FROM pgparity.leaves WHERE tree = $1", []any{relid}
+		if leaves != nil {
+			sql, args = sql+" AND leaf = ANY($2)", append(args, leaves)
+		}
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("read leaves: %w", err)
+		}
+		var leaf int
+		var s diff.RangeSum
+		_, err = pgx.ForEachRow(rows, []any{&leaf, &s.Count, &s.Sum}, func() error {
+			if leaf < 0 || leaf >= len(st.sums) {
+				return fmt.Errorf("leaf %d of %d", leaf, len(st.sums))
+			}
+			st.sums[leaf] = normal(s)
+			st.read++
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read leaves: %w", err)
+		}
+		return nil
+	})
 }
 
 // normal makes an empty leaf read the same whether stored (0, "0") or freshly hashed (absent).

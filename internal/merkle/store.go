@@ -14,8 +14,10 @@ import (
 // store writes node p's leaf sums (sums[l] for every leaf l with write[l]) and deletes the change
 // marks its snapshot saw, in one transaction, only if no other update stored since the snapshot
 // (generation check). replace writes a new tree (build); all rewrites every leaf (a node without
-// a usable tree, or new boundaries after a split or merge). It reports whether it stored.
-func store(ctx context.Context, p *cluster.Pool, t *Tree, relid uint32, st *nodeState, sums []diff.RangeSum, write []bool, replace, all bool) (bool, error) {
+// a usable tree, or new boundaries after a split or merge). complete says sums holds every leaf
+// (the root is then computed afresh; otherwise it is updated from the old and new sums of the
+// written leaves). It reports whether it stored.
+func store(ctx context.Context, p *cluster.Pool, t *Tree, relid uint32, st *nodeState, sums []diff.RangeSum, write []bool, replace, all, complete bool) (bool, error) {
 	fail := func(what string, err error) (bool, error) {
 		return false, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("store the tree of %s.%s: %s: %w", t.Schema, t.Table, what, err)}
 	}
@@ -49,6 +51,24 @@ WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersi
 		return false, nil // another update stored since our snapshot: its state stands
 	}
 	all = all || replace || !st.usable
+	var r root
+	switch {
+	case complete:
+		r = rootOf(sums)
+	case st.root != nil:
+		r = *st.root
+		for l := range sums {
+			if write[l] {
+				r = r.sub(leafDigest(l, st.sums[l])).add(leafDigest(l, sums[l]))
+			}
+		}
+	default:
+		return fail("update the root", fmt.Errorf("neither every leaf nor the stored root is known")) // a bug, never a wrong root
+	}
+	if _, err := tx.Exec(ctx, "UPDATE pgparity.trees SET layout = $2, root_rows = $3, root_a = $4, root_b = $5 WHERE relid = $1",
+		relid, layoutOf(t.Bounds), r.rows, int64(r.a), int64(r.b)); err != nil {
+		return fail("update the root", err)
+	}
 	leafSum := func(l int) []any {
 		var lo []string
 		if l > 0 {

@@ -32,6 +32,7 @@ type Result struct {
 	Leaves    int
 	Rehashed  int      // leaves hashed in this run (on at least one node)
 	Hashed    int      // leaf hashes computed, summed over the nodes (a leaf is rehashed only where marked)
+	Read      int      // stored leaf sums read, summed over the nodes (the changed leaves' neighbourhood, or all)
 	Differing int      // leaves whose sums differ across nodes
 	Marks     int64    // change marks consumed, all nodes
 	Skipped   []string // nodes whose state was not stored: another update ran meanwhile
@@ -95,6 +96,64 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 			dirty[l] = dirty[l] || st.all || st.dirty[l]
 		}
 	}
+	// Stored leaf sums: a node holding the tree's layout and root (partial) has read none yet.
+	// It reads the dirty leaves and their neighbours; its other leaves are equal on every node
+	// when the roots minus the dirty leaves are (see root), and are then never read.
+	var dirtyList []int
+	for l, d := range dirty {
+		if d {
+			dirtyList = append(dirtyList, l)
+		}
+	}
+	partial := true
+	for _, st := range states {
+		partial = partial && (!st.usable || st.partial)
+	}
+	loadAll := func() error {
+		for i, st := range states {
+			if st.usable && st.partial {
+				if err := loadSums(ctx, c, i, pls[i].relid, st, nil); err != nil {
+					return err
+				}
+				st.partial = false
+			}
+		}
+		return nil
+	}
+	complete := !partial || len(dirtyList) == tree.Leaves()
+	if complete {
+		if err := loadAll(); err != nil {
+			return nil, err
+		}
+	} else {
+		want := neighbourhood(dirtyList, tree.Leaves())
+		for i, st := range states {
+			if err := loadSums(ctx, c, i, pls[i].relid, st, want); err != nil {
+				return nil, err
+			}
+		}
+		var ref *root
+		for _, st := range states {
+			r := *st.root
+			for _, l := range dirtyList {
+				r = r.sub(leafDigest(l, st.sums[l]))
+			}
+			if ref == nil {
+				ref = &r
+			} else if r != *ref {
+				complete = true // some leaf outside the changes differs: compare every leaf
+			}
+		}
+		if complete {
+			if err := loadAll(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	step("stored leaf sums read")
+	for _, st := range states {
+		res.Read += st.read
+	}
 	// A leaf is rehashed only on the nodes it is marked on (or whose state is not usable): on
 	// the others its stored sum is its content in the snapshot, since every change is marked.
 	fresh, err := rehash(ctx, c, tree, dirty, func(l, n int) bool { return states[n].all || states[n].dirty[l] })
@@ -105,15 +164,24 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	step("dirty leaves rehashed")
 	sums := make([][]diff.RangeSum, len(pools)) // per node, per leaf, as of the snapshots
 	written := make([][]bool, len(pools))       // per node, the leaves rehashed there
-	for n := range sums {
-		sums[n] = make([]diff.RangeSum, tree.Leaves())
-		written[n] = make([]bool, tree.Leaves())
-		for l := range sums[n] {
-			if f, ok := fresh[l]; ok && f[n].hashed {
-				sums[n][l], written[n][l] = f[n].sum, true
+	fill := func() {
+		for n := range sums {
+			sums[n] = make([]diff.RangeSum, tree.Leaves())
+			written[n] = make([]bool, tree.Leaves())
+			for l := range sums[n] {
+				if f, ok := fresh[l]; ok && f[n].hashed {
+					sums[n][l], written[n][l] = f[n].sum, true
+				} else {
+					sums[n][l] = states[n].sums[l]
+				}
+			}
+		}
+	}
+	fill()
+	for n := range written {
+		for _, w := range written[n] {
+			if w {
 				res.Hashed++
-			} else {
-				sums[n][l] = states[n].sums[l]
 			}
 		}
 	}
@@ -126,14 +194,39 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 			}
 		}
 		slog.Debug("mtree sync", "step", "marked keys listed", "leaves", len(keyed), "seconds", time.Since(started).Seconds())
-		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, keyed, sink, started); err != nil {
+		leaves, rows := dirtyList, make([]int64, len(pools))
+		if complete {
+			leaves = nil // every leaf
+			for n := range rows {
+				for _, s := range sums[n] {
+					rows[n] += s.Count
+				}
+			}
+		} else {
+			for n, st := range states {
+				rows[n] = st.root.rows
+				for _, l := range dirtyList {
+					rows[n] += sums[n][l].Count - st.sums[l].Count
+				}
+			}
+		}
+		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, leaves, rows, keyed, sink, started); err != nil {
 			return nil, err
 		}
 	}
 	step("compared")
-	relayout, err := rebalance(ctx, c, pools, tree, sums, dirty, &res.Splits, &res.Merges)
-	if err != nil {
-		return nil, err
+	relayout := false
+	if !complete && mayRebalance(tree, sums, dirty, dirtyList) {
+		if err := loadAll(); err != nil {
+			return nil, err
+		}
+		complete = true
+		fill()
+	}
+	if complete {
+		if relayout, err = rebalance(ctx, c, pools, tree, sums, dirty, &res.Splits, &res.Merges); err != nil {
+			return nil, err
+		}
 	}
 	res.Leaves = tree.Leaves()
 	c.Close(ctx)
@@ -142,7 +235,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	for i, p := range pools {
 		g.Go(func() error {
 			var err error
-			stored[i], err = store(gctx, p, tree, pls[i].relid, states[i], sums[i], written[i], false, relayout)
+			stored[i], err = store(gctx, p, tree, pls[i].relid, states[i], sums[i], written[i], false, relayout, complete)
 			return err
 		})
 	}
@@ -156,6 +249,49 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 		}
 	}
 	return res, nil
+}
+
+// neighbourhood lists the leaves (sorted, of n) and each one's neighbours: what a re-check
+// reads of a node's stored sums (rebalance looks at a dirty leaf's neighbours).
+func neighbourhood(leaves []int, n int) []int32 {
+	var out []int32
+	for _, l := range leaves {
+		for m := max(0, l-1); m <= min(n-1, l+1); m++ {
+			if k := len(out); k == 0 || out[k-1] < int32(m) {
+				out = append(out, int32(m))
+			}
+		}
+	}
+	return out
+}
+
+// mayRebalance reports whether rebalance could change the layout: a dirty leaf grew past twice
+// the block size, or a dirty leaf and its neighbour are small enough to merge (the conditions
+// rebalance needs, on the leaves a partial re-check read).
+func mayRebalance(t *Tree, sums [][]diff.RangeSum, dirty []bool, dirtyList []int) bool {
+	block := int64(t.BlockSize)
+	rows := func(l int) int64 {
+		var m int64
+		for n := range sums {
+			m = max(m, sums[n][l].Count)
+		}
+		return m
+	}
+	for _, l := range dirtyList {
+		if rows(l) > 2*block {
+			return true
+		}
+		for _, pair := range [][2]int{{l - 1, l}, {l, l + 1}} {
+			a, b := pair[0], pair[1]
+			if a < 0 || b >= t.Leaves() || !(dirty[a] || dirty[b]) {
+				continue
+			}
+			if (rows(a) < block/4 || rows(b) < block/4) && rows(a)+rows(b) <= block {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // prepare opens table-diff's comparer for the table.

@@ -24,6 +24,7 @@ type Tree struct {
 	RuleVersion   int
 	BlockSize     int
 	Bounds        []diff.Key
+	Layout        string // layoutOf(Bounds)
 }
 
 // Leaves returns the number of leaves.
@@ -55,7 +56,6 @@ type placement struct {
 	version int
 	block   int
 	key     []string
-	bounds  []diff.Key
 }
 
 // locate finds the table and its stored tree on every node. A table missing on a node, or
@@ -80,7 +80,14 @@ func locate(ctx context.Context, pools cluster.Pools, schema, table string) (*Tr
 			return nil, nil, errs[i]
 		}
 		if pl.stored && tree == nil {
-			tree = &Tree{Schema: schema, Table: table, Key: pl.key, RuleVersion: pl.version, BlockSize: pl.block, Bounds: pl.bounds}
+			// The boundaries are read on one node; the others hold the same ones when their
+			// stored layout digest is equal (checked in the snapshots, see readState).
+			p := pools[i]
+			bounds, err := readBounds(ctx, p, pl.relid)
+			if err != nil {
+				return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the leaves of %s: %w", ident, err)}
+			}
+			tree = &Tree{Schema: schema, Table: table, Key: pl.key, RuleVersion: pl.version, BlockSize: pl.block, Bounds: bounds, Layout: layoutOf(bounds)}
 		}
 	}
 	if tree == nil {
@@ -119,11 +126,6 @@ WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl
 		return pl, fault.Input("table %s was dropped and recreated on node %s since `mtree build`: run `pgparity mtree build` again", ident, p.Node.Name)
 	}
 	pl.relid = *relid
-	if pl.stored {
-		if pl.bounds, err = readBounds(ctx, p, pl.relid); err != nil {
-			return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the leaves of %s: %w", ident, err)}
-		}
-	}
 	return pl, nil
 }
 
@@ -179,10 +181,13 @@ func (s keySQL) typed(text string, i int) string {
 // (one text[] parameter per key column) and the marks are sorted together by typed key, and a
 // mark's leaf is the number of boundaries at or before it. One sort, whatever the number of
 // leaves, with the same ordering as the range filters.
+//
+// With bounds nil, the boundaries are the node's own stored ones (the lower bounds of its leaves
+// 1..n-1, in pgparity.leaves), which the caller checked are the tree's: nothing is sent.
 func (s keySQL) markedLeavesSQL(relid uint32, bounds []diff.Key) (string, []any) {
 	n := len(s.cols)
 	args := []any{relid}
-	var cols, bcols, mcols, order []string
+	var cols, bcols, lcols, mcols, order []string
 	for i := 0; i < n; i++ {
 		col := make([]string, len(bounds))
 		for j, b := range bounds {
@@ -191,6 +196,7 @@ func (s keySQL) markedLeavesSQL(relid uint32, bounds []diff.Key) (string, []any)
 		args = append(args, col)
 		cols = append(cols, "$"+strconv.Itoa(i+2)+"::text[]")
 		bcols = append(bcols, s.typed("b.c"+strconv.Itoa(i), i)+" AS k"+strconv.Itoa(i))
+		lcols = append(lcols, s.typed("l.lo["+strconv.Itoa(i+1)+"]", i)+" AS k"+strconv.Itoa(i))
 		mcols = append(mcols, s.typed("m.k["+strconv.Itoa(i+1)+"]", i))
 		order = append(order, "u.k"+strconv.Itoa(i))
 	}
@@ -198,9 +204,14 @@ func (s keySQL) markedLeavesSQL(relid uint32, bounds []diff.Key) (string, []any)
 	for i := range names {
 		names[i] = "c" + strconv.Itoa(i)
 	}
+	from := `SELECT 0 AS kind, b.ord, NULL::text[] AS mk, ` + strings.Join(bcols, ", ") + ` FROM unnest(` + strings.Join(cols, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(names, ", ") + `, ord)`
+	if bounds == nil {
+		args = args[:1]
+		from = `SELECT 0 AS kind, l.leaf::bigint AS ord, NULL::text[] AS mk, ` + strings.Join(lcols, ", ") + ` FROM pgparity.leaves AS l WHERE l.tree = $1 AND l.leaf > 0`
+	}
 	return `SELECT DISTINCT s.leaf, s.mk FROM (
   SELECT u.kind, u.mk, coalesce(max(u.ord) OVER (ORDER BY ` + strings.Join(order, ", ") + `, u.kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0) AS leaf
-  FROM (SELECT 0 AS kind, b.ord, NULL::text[] AS mk, ` + strings.Join(bcols, ", ") + ` FROM unnest(` + strings.Join(cols, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(names, ", ") + `, ord)
+  FROM (` + from + `
     UNION ALL
     SELECT 1, NULL, m.k, ` + strings.Join(mcols, ", ") + ` FROM pgparity.marks AS m WHERE m.tree = $1 AND m.k IS NOT NULL) AS u
 ) AS s WHERE s.kind = 1`, args
