@@ -136,7 +136,12 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 	}
 	switch kind {
 	case Trigger:
-		err = p.QueryRow(ctx, `SELECT count(*) FILTER (WHERE tgenabled = 'A') = 5 AND count(*) FILTER (WHERE tgenabled = 'R') = 1
+		// The old key of a key-changing UPDATE comes from the rekey row trigger, or (trackers
+		// installed before it existed) from the UPDATE trigger's old transition table.
+		err = p.QueryRow(ctx, `SELECT count(*) FILTER (WHERE tgenabled = 'A' AND tgname IN ('pgparity_track_insert', 'pgparity_track_update', 'pgparity_track_delete', 'pgparity_track_truncate')) = 4
+  AND count(*) FILTER (WHERE tgenabled = 'R' AND tgname = 'pgparity_track_applied') = 1
+  AND (count(*) FILTER (WHERE tgenabled = 'A' AND tgname = 'pgparity_track_rekey') = 1
+    OR coalesce(bool_or(tgname = 'pgparity_track_update' AND tgoldtable IS NOT NULL), false))
   FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) AND tgname LIKE 'pgparity\_track\_%'`, ident).Scan(&ok)
 	case CDC:
 		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid

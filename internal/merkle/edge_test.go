@@ -195,6 +195,15 @@ func TestTrackingRemovedIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `node n3 no longer tracks changes of "public"."tr" (its trigger tracking was removed)`) {
 		t.Fatalf("check: %v", err)
 	}
+	// without the rekey trigger the old key of a key-changing UPDATE would go unmarked
+	db.Exec(t, `DROP TRIGGER pgparity_track_rekey ON tr`, "n2")
+	err = cdc.Check(testContext(t), pools[1], "public", "tr")
+	if err == nil || !strings.Contains(err.Error(), `node n2 no longer tracks changes of "public"."tr"`) {
+		t.Fatalf("check without the rekey trigger: %v", err)
+	}
+	if err := cdc.Check(testContext(t), pools[0], "public", "tr"); err != nil {
+		t.Fatalf("check of an intact node: %v", err)
+	}
 }
 
 // TestOtherRuleVersionIsRehashed: leaves stored under another row hash rule are never compared:
@@ -313,5 +322,13 @@ func TestReadsOnlyChangedLeaves(t *testing.T) {
 	wantKeys(t, "root stored again", got, "550")
 	if res.Read != 3*3 {
 		t.Errorf("root stored again: %d stored leaf sums read, want 9", res.Read)
+	}
+	// a node whose schema predates the roots is upgraded by the next re-check
+	db.Exec(t, `ALTER TABLE pgparity.trees DROP COLUMN layout, DROP COLUMN root_rows, DROP COLUMN root_a, DROP COLUMN root_b`, "n2")
+	db.Exec(t, `UPDATE rd SET v = 'again' WHERE id = 550`, "n1", "n2")
+	got, res = treeDiff(t, pools, "rd")
+	wantKeys(t, "old schema on n2", got)
+	if res.Read != 3*10 {
+		t.Errorf("old schema on n2: %d stored leaf sums read, want 30", res.Read)
 	}
 }

@@ -39,6 +39,21 @@ func Initialized(ctx context.Context, q interface {
 	return ok, err
 }
 
+// upgrade adds what a newer pgparity keeps in the node's schema (the roots of schema.sql's
+// ALTER TABLEs) when it is missing: once per node, not on every re-check (it locks the table).
+func upgrade(ctx context.Context, p *cluster.Pool) error {
+	var current bool
+	err := p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute
+  WHERE attrelid = 'pgparity.trees'::regclass AND attname = 'root_b' AND NOT attisdropped)`).Scan(&current)
+	if err != nil {
+		return &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read schema %s: %w", Schema, err)}
+	}
+	if current {
+		return nil
+	}
+	return Init(ctx, p)
+}
+
 // Teardown drops the schema and everything in it (trigger functions, and with them the triggers
 // on user tables).
 func Teardown(ctx context.Context, p *cluster.Pool) error {

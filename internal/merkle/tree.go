@@ -106,6 +106,9 @@ func locateOn(ctx context.Context, p *cluster.Pool, schema, table, ident string)
 	if !ok {
 		return pl, fault.Input("node %s has no pgparity schema: run `pgparity mtree init` and `mtree build` first", p.Node.Name)
 	}
+	if err := upgrade(ctx, p); err != nil {
+		return pl, err
+	}
 	var relid *uint32
 	if err := p.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1)::oid", ident).Scan(&relid); err != nil {
 		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("look up %s: %w", ident, err)}
