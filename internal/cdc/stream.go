@@ -93,11 +93,22 @@ func Listen(ctx context.Context, p *cluster.Pool) error {
 	if err != nil {
 		return err
 	}
-	err = consume(ctx, p, slot, "")
-	if ctx.Err() != nil {
-		return nil
+	// A walsender whose consumer just went away (a listener restarted) holds the slot until it
+	// has noticed: wait a little for it, not for a second listener that is still running.
+	for wait := 0; ; wait++ {
+		err = consume(ctx, p, slot, "")
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !isSlotInUse(err) || wait == 50 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return err
 }
 
 func randomToken() string {

@@ -55,7 +55,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 	if blockSize == 0 {
 		blockSize = DefaultBlockSize(rows)
 	}
-	tree := &Tree{Schema: tbl.Schema, Table: tbl.Name, Key: tbl.Key, RuleVersion: encode.RowHashVersion, BlockSize: blockSize}
+	tree := &Tree{Schema: tbl.Schema, Table: tbl.Name, Key: tbl.Key, RuleVersion: encode.RowHashVersion, BlockSize: blockSize, complete: true}
 	states := make([]*nodeState, len(pools))
 	boundsSQL := quantiles(c.Table())
 	_, err = c.Open(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {

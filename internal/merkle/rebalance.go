@@ -94,7 +94,7 @@ func rebalance(ctx context.Context, c *diff.Comparer, pools cluster.Pools, t *Tr
 			}
 		}
 	}
-	t.Bounds = bounds
+	t.Bounds, t.complete = bounds, true
 	copy(sums, next)
 	return true, nil
 }

@@ -33,7 +33,8 @@ type nodeState struct {
 	// partial: the stored layout is the tree's and the root is known, so sums holds only the
 	// leaves loaded so far (loadSums); otherwise sums holds every leaf (when usable).
 	partial bool
-	read    int // stored leaf sums read after the snapshot was taken (loadSums)
+	read    int        // stored leaf sums read after the snapshot was taken (loadSums)
+	bounds  []diff.Key // every boundary, when read in full (a node without a layout digest)
 }
 
 // readState reads, inside the snapshot of tx, the node's stored leaf sums, the leaves its change
@@ -63,7 +64,7 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 	if version == encode.RowHashVersion && layout != nil && *layout == t.Layout && st.root != nil {
 		// The node holds the tree's boundaries: its leaf sums are read only where needed.
 		st.partial = true
-		sql, args := ks.markedLeavesSQL(pl.relid, nil)
+		sql, args := ks.markedLeavesSQL(pl.relid)
 		return st, readMarks(ctx, tx, st, pl.relid, sql, args)
 	}
 	st.root = nil // recomputed from every leaf when stored
@@ -96,11 +97,12 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 		return nil, fmt.Errorf("read leaves: %w", err)
 	}
 	st.read = max(0, n)
-	if n != t.Leaves() || !sameBounds(bounds, t.Bounds) || version != encode.RowHashVersion {
+	if n != t.Leaves() || layoutOf(bounds) != t.Layout || version != encode.RowHashVersion {
 		st.all = true // another layout, or built under another row hash rule: rehashed, never compared
 		return st, nil
 	}
-	sql, args := ks.markedLeavesSQL(pl.relid, t.Bounds)
+	st.bounds = bounds
+	sql, args := ks.markedLeavesSQL(pl.relid) // the node's own boundaries are the tree's
 	return st, readMarks(ctx, tx, st, pl.relid, sql, args)
 }
 

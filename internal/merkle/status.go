@@ -90,11 +90,7 @@ func dirtyLeaves(ctx context.Context, p *cluster.Pool, relid uint32, schema, nam
 	if err != nil {
 		return 0, err
 	}
-	bounds, err := readBounds(ctx, p, relid)
-	if err != nil {
-		return 0, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read leaves: %w", err)}
-	}
-	sql, args := newKeySQL(cmp).markedLeavesSQL(relid, bounds)
+	sql, args := newKeySQL(cmp).markedLeavesSQL(relid) // the node's own boundaries
 	var n int
 	if err := p.QueryRow(ctx, "SELECT count(DISTINCT d.leaf) FROM ("+sql+") AS d", args...).Scan(&n); err != nil {
 		return 0, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("place marks in leaves: %w", err)}

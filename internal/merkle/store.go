@@ -65,8 +65,15 @@ WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersi
 	default:
 		return fail("update the root", fmt.Errorf("neither every leaf nor the stored root is known")) // a bug, never a wrong root
 	}
-	if _, err := tx.Exec(ctx, "UPDATE pgparity.trees SET layout = $2, root_rows = $3, root_a = $4, root_b = $5 WHERE relid = $1",
-		relid, layoutOf(t.Bounds), r.rows, int64(r.a), int64(r.b)); err != nil {
+	var layout *string // unchanged unless every boundary is known
+	if t.complete {
+		l := layoutOf(t.Bounds)
+		layout = &l
+	} else if all {
+		return fail("write leaves", fmt.Errorf("not every boundary is known")) // a bug, never a wrong tree
+	}
+	if _, err := tx.Exec(ctx, "UPDATE pgparity.trees SET layout = coalesce($2, layout), root_rows = $3, root_a = $4, root_b = $5 WHERE relid = $1",
+		relid, layout, r.rows, int64(r.a), int64(r.b)); err != nil {
 		return fail("update the root", err)
 	}
 	leafSum := func(l int) []any {

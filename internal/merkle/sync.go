@@ -109,14 +109,49 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	for _, st := range states {
 		partial = partial && (!st.usable || st.partial)
 	}
+	// boundaries: read (in its snapshot) from a node holding the tree's layout
+	bounds := func(leaves []int32) error {
+		if tree.complete {
+			return nil
+		}
+		for i, st := range states {
+			if st.bounds != nil && leaves == nil {
+				tree.Bounds, tree.complete = st.bounds, true
+				return nil
+			}
+			if st.usable && st.partial {
+				return c.OnNode(ctx, i, func(tx pgx.Tx) error { return tree.boundsFrom(ctx, tx, pls[i].relid, leaves) })
+			}
+		}
+		for i, st := range states {
+			if st.bounds != nil {
+				tree.Bounds, tree.complete = st.bounds, true
+				return nil
+			}
+			if pls[i].stored { // no node holds the tree's layout: every leaf is rehashed on every node
+				if err := tree.readAllBounds(ctx, pools[i], pls[i].relid); err != nil {
+					return &cluster.NodeError{Node: pools[i].Node.Name, Err: fmt.Errorf("read the leaves: %w", err)}
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no node holds the boundaries of %s.%s", tree.Schema, tree.Table)
+	}
 	loadAll := func() error {
+		g, gctx := errgroup.WithContext(ctx)
 		for i, st := range states {
 			if st.usable && st.partial {
-				if err := loadSums(ctx, c, i, pls[i].relid, st, nil); err != nil {
-					return err
-				}
-				st.partial = false
+				g.Go(func() error { return loadSums(gctx, c, i, pls[i].relid, st, nil) })
 			}
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if err := bounds(nil); err != nil {
+			return err
+		}
+		for _, st := range states {
+			st.partial = false
 		}
 		return nil
 	}
@@ -127,10 +162,15 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 		}
 	} else {
 		want := neighbourhood(dirtyList, tree.Leaves())
+		g, gctx := errgroup.WithContext(ctx)
 		for i, st := range states {
-			if err := loadSums(ctx, c, i, pls[i].relid, st, want); err != nil {
-				return nil, err
-			}
+			g.Go(func() error { return loadSums(gctx, c, i, pls[i].relid, st, want) })
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		if err := bounds(want); err != nil {
+			return nil, err
 		}
 		var ref *root
 		for _, st := range states {

@@ -23,8 +23,11 @@ type Tree struct {
 	Key           []string
 	RuleVersion   int
 	BlockSize     int
-	Bounds        []diff.Key
-	Layout        string // layoutOf(Bounds)
+	// Bounds has one entry per boundary; a re-check reads only those it needs (nil until read,
+	// see boundsFrom), unless complete.
+	Bounds   []diff.Key
+	complete bool   // every entry of Bounds was read
+	Layout   string // layoutOf(Bounds), as stored on the node the tree was located on
 }
 
 // Leaves returns the number of leaves.
@@ -56,6 +59,7 @@ type placement struct {
 	version int
 	block   int
 	key     []string
+	layout  *string // stored layout digest (nil: stored before digests existed)
 }
 
 // locate finds the table and its stored tree on every node. A table missing on a node, or
@@ -80,14 +84,22 @@ func locate(ctx context.Context, pools cluster.Pools, schema, table string) (*Tr
 			return nil, nil, errs[i]
 		}
 		if pl.stored && tree == nil {
-			// The boundaries are read on one node; the others hold the same ones when their
-			// stored layout digest is equal (checked in the snapshots, see readState).
+			// The tree as stored on the first node holding it: its layout digest and number of
+			// leaves; the boundaries a re-check needs are read later, in its snapshot (other
+			// nodes hold the same ones when their stored layout digest is equal, see readState).
+			// A tree stored before layout digests existed has its boundaries read here.
 			p := pools[i]
-			bounds, err := readBounds(ctx, p, pl.relid)
-			if err != nil {
+			tree = &Tree{Schema: schema, Table: table, Key: pl.key, RuleVersion: pl.version, BlockSize: pl.block}
+			var last int
+			if err := p.QueryRow(ctx, "SELECT coalesce(max(leaf), 0) FROM pgparity.leaves WHERE tree = $1", pl.relid).Scan(&last); err != nil {
 				return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the leaves of %s: %w", ident, err)}
 			}
-			tree = &Tree{Schema: schema, Table: table, Key: pl.key, RuleVersion: pl.version, BlockSize: pl.block, Bounds: bounds, Layout: layoutOf(bounds)}
+			tree.Bounds = make([]diff.Key, last)
+			if pl.layout != nil {
+				tree.Layout = *pl.layout
+			} else if err := tree.readAllBounds(ctx, p, pl.relid); err != nil {
+				return nil, nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the leaves of %s: %w", ident, err)}
+			}
 		}
 	}
 	if tree == nil {
@@ -114,8 +126,8 @@ func locateOn(ctx context.Context, p *cluster.Pool, schema, table, ident string)
 		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("look up %s: %w", ident, err)}
 	}
 	var storedRel uint32
-	err = p.QueryRow(ctx, `SELECT relid, rule_version, block_size, key_columns FROM pgparity.trees
-WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl.version, &pl.block, &pl.key)
+	err = p.QueryRow(ctx, `SELECT relid, rule_version, block_size, key_columns, layout FROM pgparity.trees
+WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl.version, &pl.block, &pl.key, &pl.layout)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the tree of %s: %w", ident, err)}
 	}
@@ -132,30 +144,69 @@ WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl
 	return pl, nil
 }
 
-// readBounds reads a stored tree's leaf boundaries (the lower bounds of leaves 1..n-1).
-func readBounds(ctx context.Context, p *cluster.Pool, relid uint32) ([]diff.Key, error) {
+// readAllBounds reads every boundary of the tree stored on node p (the lower bounds of leaves
+// 1..n-1) outside any snapshot, and its layout digest.
+func (t *Tree) readAllBounds(ctx context.Context, p *cluster.Pool, relid uint32) error {
 	rows, err := p.Query(ctx, "SELECT lo FROM pgparity.leaves WHERE tree = $1 AND leaf > 0 ORDER BY leaf", relid)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (diff.Key, error) {
+	b, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (diff.Key, error) {
 		var k []string
 		err := r.Scan(&k)
 		return diff.Key(k), err
 	})
+	if err != nil {
+		return err
+	}
+	t.Bounds, t.complete, t.Layout = b, true, layoutOf(b)
+	return nil
 }
 
-// sameBounds reports whether two boundary lists are equal.
-func sameBounds(a, b []diff.Key) bool {
-	if len(a) != len(b) {
-		return false
+// boundsFrom reads the boundaries that leaves (nil: every leaf) start at, from tx: a snapshot of
+// a node whose stored layout digest is the tree's.
+func (t *Tree) boundsFrom(ctx context.Context, tx pgx.Tx, relid uint32, leaves []int32) error {
+	if t.complete {
+		return nil
 	}
-	for i := range a {
-		if strings.Join(a[i], "\x00") != strings.Join(b[i], "\x00") || len(a[i]) != len(b[i]) {
-			return false
+	sql, args := "SELECT leaf, lo FROM pgparity.leaves WHERE tree = $1 AND leaf > 0", []any{relid}
+	if leaves != nil {
+		var want []int32
+		for _, l := range leaves {
+			if l > 0 && int(l) <= len(t.Bounds) && t.Bounds[l-1] == nil {
+				want = append(want, l)
+			}
 		}
+		if len(want) == 0 {
+			return nil
+		}
+		sql, args = sql+" AND leaf = ANY($2)", append(args, want)
 	}
-	return true
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("read leaf boundaries: %w", err)
+	}
+	var leaf int
+	var lo []string
+	n := 0
+	_, err = pgx.ForEachRow(rows, []any{&leaf, &lo}, func() error {
+		if leaf < 1 || leaf > len(t.Bounds) {
+			return fmt.Errorf("leaf %d of %d", leaf, len(t.Bounds)+1)
+		}
+		t.Bounds[leaf-1] = diff.Key(lo)
+		n++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read leaf boundaries: %w", err)
+	}
+	if leaves == nil {
+		if n != len(t.Bounds) {
+			return fmt.Errorf("read leaf boundaries: %d of %d", n, len(t.Bounds))
+		}
+		t.complete = true
+	}
+	return nil
 }
 
 // keySQL builds the SQL that places keys into leaves, with the same row-value comparisons (and
@@ -180,44 +231,30 @@ func (s keySQL) typed(text string, i int) string {
 	return out
 }
 
-// markedLeavesSQL lists the distinct (leaf, marked key) pairs of tree $1: the boundaries
-// (one text[] parameter per key column) and the marks are sorted together by typed key, and a
-// mark's leaf is the number of boundaries at or before it. One sort, whatever the number of
-// leaves, with the same ordering as the range filters.
-//
-// With bounds nil, the boundaries are the node's own stored ones (the lower bounds of its leaves
-// 1..n-1, in pgparity.leaves), which the caller checked are the tree's: nothing is sent.
-func (s keySQL) markedLeavesSQL(relid uint32, bounds []diff.Key) (string, []any) {
-	n := len(s.cols)
-	args := []any{relid}
-	var cols, bcols, lcols, mcols, order []string
-	for i := 0; i < n; i++ {
-		col := make([]string, len(bounds))
-		for j, b := range bounds {
-			col[j] = b[i]
-		}
-		args = append(args, col)
-		cols = append(cols, "$"+strconv.Itoa(i+2)+"::text[]")
-		bcols = append(bcols, s.typed("b.c"+strconv.Itoa(i), i)+" AS k"+strconv.Itoa(i))
-		lcols = append(lcols, s.typed("l.lo["+strconv.Itoa(i+1)+"]", i)+" AS k"+strconv.Itoa(i))
-		mcols = append(mcols, s.typed("m.k["+strconv.Itoa(i+1)+"]", i))
-		order = append(order, "u.k"+strconv.Itoa(i))
+// markedLeavesSQL lists the (leaf, marked key) pairs of tree $1, each marked key once, against
+// the node's own stored boundaries (callers check they are the tree's): a binary search per key
+// over the leaves (pgparity.leaves by primary key), comparing typed keys with the same
+// row-value ordering (and collation) as table-diff's range filters. A key's leaf is the last
+// leaf whose lower bound is at or before it. The cost follows the marks: log2(leaves) lookups
+// each, whatever the number of leaves.
+func (s keySQL) markedLeavesSQL(relid uint32) (string, []any) {
+	var lo, k []string
+	for i := range s.cols {
+		lo = append(lo, s.typed("l.lo["+strconv.Itoa(i+1)+"]", i))
+		k = append(k, s.typed("s.k["+strconv.Itoa(i+1)+"]", i))
 	}
-	names := make([]string, n)
-	for i := range names {
-		names[i] = "c" + strconv.Itoa(i)
-	}
-	from := `SELECT 0 AS kind, b.ord, NULL::text[] AS mk, ` + strings.Join(bcols, ", ") + ` FROM unnest(` + strings.Join(cols, ", ") + `) WITH ORDINALITY AS b(` + strings.Join(names, ", ") + `, ord)`
-	if bounds == nil {
-		args = args[:1]
-		from = `SELECT 0 AS kind, l.leaf::bigint AS ord, NULL::text[] AS mk, ` + strings.Join(lcols, ", ") + ` FROM pgparity.leaves AS l WHERE l.tree = $1 AND l.leaf > 0`
-	}
-	return `SELECT DISTINCT s.leaf, s.mk FROM (
-  SELECT u.kind, u.mk, coalesce(max(u.ord) OVER (ORDER BY ` + strings.Join(order, ", ") + `, u.kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0) AS leaf
-  FROM (` + from + `
-    UNION ALL
-    SELECT 1, NULL, m.k, ` + strings.Join(mcols, ", ") + ` FROM pgparity.marks AS m WHERE m.tree = $1 AND m.k IS NOT NULL) AS u
-) AS s WHERE s.kind = 1`, args
+	return `WITH RECURSIVE m AS (SELECT DISTINCT k FROM pgparity.marks WHERE tree = $1 AND k IS NOT NULL),
+s AS (
+  SELECT m.k, 0 AS lo, (SELECT coalesce(max(leaf), 0) FROM pgparity.leaves WHERE tree = $1) AS hi FROM m
+  UNION ALL
+  SELECT s.k, CASE WHEN b.ok THEN b.mid ELSE s.lo END, CASE WHEN b.ok THEN s.hi ELSE b.mid - 1 END
+  FROM s CROSS JOIN LATERAL (
+    SELECT (s.lo + s.hi + 1) / 2 AS mid,
+      coalesce((SELECT (` + strings.Join(lo, ", ") + `) <= (` + strings.Join(k, ", ") + `) FROM pgparity.leaves AS l
+        WHERE l.tree = $1 AND l.leaf = (s.lo + s.hi + 1) / 2), false) AS ok) AS b
+  WHERE s.lo < s.hi
+)
+SELECT s.lo AS leaf, s.k FROM s WHERE s.lo = s.hi`, []any{relid}
 }
 
 // sortKeysSQL returns the positions (1-based) of keys in key order, ordered like table-diff's
