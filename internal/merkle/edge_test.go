@@ -332,3 +332,34 @@ func TestReadsOnlyChangedLeaves(t *testing.T) {
 		t.Errorf("old schema on n2: %d stored leaf sums read, want 30", res.Read)
 	}
 }
+
+// TestWriterWithoutRightsOnPgparityIsTracked: the trigger functions run with the writer's rights;
+// a role that may only write the table still has its changes marked (and may not choose a mark's
+// transaction id).
+func TestWriterWithoutRightsOnPgparityIsTracked(t *testing.T) {
+	db, pools := setup(t, cdc.Trigger)
+	db.Exec(t, `CREATE TABLE wr (id int PRIMARY KEY, v text); INSERT INTO wr SELECT g, 'v' FROM generate_series(1, 500) g`)
+	build(t, pools, "wr", 100)
+	role := "pgparity_writer_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))
+	db.Exec(t, `DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '`+role+`') THEN CREATE ROLE `+role+`; END IF; END$$;
+GRANT SELECT, INSERT, UPDATE, DELETE ON wr TO `+role)
+	db.Exec(t, `SET ROLE `+role+`; UPDATE wr SET v = 'w' WHERE id = 7; UPDATE wr SET id = 1007 WHERE id = 307; DELETE FROM wr WHERE id = 450; RESET ROLE`, "n2")
+	got := checkEqual(t, pools, "wr", "non-owner writer")
+	wantKeys(t, "non-owner writer", got, "7", "307", "1007", "450")
+	ctx := testContext(t)
+	conn, err := pools[1].Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET ROLE `+role); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO pgparity.marks (tree, k, xid) VALUES (1, NULL, '1')`)
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("a writer choosing a mark's transaction id: %v, want permission denied", err)
+	}
+	if _, err := conn.Exec(ctx, `RESET ROLE`); err != nil {
+		t.Fatal(err)
+	}
+}
