@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,23 @@ func (ps Pools) Close() {
 	for _, p := range ps {
 		p.Close()
 	}
+}
+
+// Each runs fn for every pool at once and returns each one's error (nil where it succeeded), in
+// pool order: unlike an errgroup, a failure on one node does not cancel the others, so a
+// caller can report the first failing node in a stable order.
+func (ps Pools) Each(fn func(i int, p *Pool) error) []error {
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i, p)
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // Names returns the node names of the pools, in order.

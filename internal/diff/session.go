@@ -45,21 +45,14 @@ func openSessions(ctx context.Context, pools cluster.Pools, workers int, hook Sn
 		}
 		out[i] = &session{node: p.Node.Name, conns: []*pgxpool.Conn{c}}
 	}
-	errs := make([]error, len(pools))
-	var wg sync.WaitGroup
-	for i, p := range pools {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = out[i].start(ctx, p, workers, func(ctx context.Context, tx pgx.Tx) error {
-				if hook == nil {
-					return nil
-				}
-				return hook(ctx, i, tx)
-			})
-		}()
-	}
-	wg.Wait()
+	errs := pools.Each(func(i int, p *cluster.Pool) error {
+		return out[i].start(ctx, p, workers, func(ctx context.Context, tx pgx.Tx) error {
+			if hook == nil {
+				return nil
+			}
+			return hook(ctx, i, tx)
+		})
+	})
 	for i, err := range errs {
 		if err != nil {
 			closeSessions(ctx, out)

@@ -289,44 +289,41 @@ func TestReadsOnlyChangedLeaves(t *testing.T) {
 	if r := build(t, pools, "rd", 100); r.Leaves != 10 {
 		t.Fatalf("leaves: %d", r.Leaves)
 	}
-	db.Exec(t, `UPDATE rd SET v = 'x' WHERE id = 450`) // every node: leaf 4 changes, stays equal
-	got, res := treeDiff(t, pools, "rd")
-	wantKeys(t, "same change everywhere", got)
-	if res.Read != 3*3 {
-		t.Errorf("same change everywhere: %d stored leaf sums read, want 9 (leaves 3, 4, 5 on 3 nodes)", res.Read)
+	steps := []struct {
+		what  string
+		sql   []string // run on every node, or on the node after "@"
+		keys  []string
+		read  int  // stored leaf sums read, all nodes
+		check bool // compare with a full table-diff too
+	}{
+		{"same change everywhere (leaf 4 changes, stays equal)", []string{`UPDATE rd SET v = 'x' WHERE id = 450`}, nil, 3 * 3, false},
+		{"one change on n2 (leaves 0, 1 read)", []string{`n2@UPDATE rd SET v = 'n2' WHERE id = 50`}, []string{"50"}, 3 * 2, false},
+		{"an old difference elsewhere (leaves 8, 9, then every leaf)", []string{`n1@UPDATE rd SET v = 'n1' WHERE id = 950`}, []string{"50", "950"}, 3*2 + 3*10, true},
+		{"no root stored (every leaf)", []string{`UPDATE pgparity.trees SET root_rows = NULL, layout = NULL`,
+			`UPDATE rd SET v = 'same' WHERE id = 50`, `UPDATE rd SET v = 'same' WHERE id = 950`}, nil, 3 * 10, false},
+		{"root stored again", []string{`n3@UPDATE rd SET v = 'again' WHERE id = 550`}, []string{"550"}, 3 * 3, false},
 	}
-	db.Exec(t, `UPDATE rd SET v = 'n2' WHERE id = 50`, "n2")
-	got, res = treeDiff(t, pools, "rd")
-	wantKeys(t, "one change on n2", got, "50")
-	if res.Read != 3*2 {
-		t.Errorf("one change on n2: %d stored leaf sums read, want 6 (leaves 0, 1 on 3 nodes)", res.Read)
-	}
-	db.Exec(t, `UPDATE rd SET v = 'n1' WHERE id = 950`, "n1") // leaf 0 still differs, unchanged now
-	got, res = treeDiff(t, pools, "rd")
-	wantKeys(t, "an old difference elsewhere", got, "50", "950")
-	if res.Read != 3*2+3*10 {
-		t.Errorf("an old difference elsewhere: %d stored leaf sums read, want leaves 8 and 9, then every leaf, on 3 nodes (36)", res.Read)
-	}
-	sameVerdicts(t, "an old difference elsewhere", got, fullDiff(t, pools, "rd"))
-	// a tree stored before roots existed
-	db.Exec(t, `UPDATE pgparity.trees SET root_rows = NULL, layout = NULL`)
-	db.Exec(t, `UPDATE rd SET v = 'same' WHERE id = 50`)
-	db.Exec(t, `UPDATE rd SET v = 'same' WHERE id = 950`)
-	got, res = treeDiff(t, pools, "rd")
-	wantKeys(t, "no root stored", got)
-	if res.Read != 3*10 {
-		t.Errorf("no root stored: %d stored leaf sums read, want 30", res.Read)
-	}
-	db.Exec(t, `UPDATE rd SET v = 'again' WHERE id = 550`, "n3")
-	got, res = treeDiff(t, pools, "rd")
-	wantKeys(t, "root stored again", got, "550")
-	if res.Read != 3*3 {
-		t.Errorf("root stored again: %d stored leaf sums read, want 9", res.Read)
+	for _, st := range steps {
+		for _, sql := range st.sql {
+			if node, stmt, ok := strings.Cut(sql, "@"); ok {
+				db.Exec(t, stmt, node)
+			} else {
+				db.Exec(t, sql)
+			}
+		}
+		got, res := treeDiff(t, pools, "rd")
+		wantKeys(t, st.what, got, st.keys...)
+		if res.Read != st.read {
+			t.Errorf("%s: %d stored leaf sums read, want %d", st.what, res.Read, st.read)
+		}
+		if st.check {
+			sameVerdicts(t, st.what, got, fullDiff(t, pools, "rd"))
+		}
 	}
 	// a node whose schema predates the roots is upgraded by the next re-check
 	db.Exec(t, `ALTER TABLE pgparity.trees DROP COLUMN layout, DROP COLUMN root_rows, DROP COLUMN root_a, DROP COLUMN root_b`, "n2")
 	db.Exec(t, `UPDATE rd SET v = 'again' WHERE id = 550`, "n1", "n2")
-	got, res = treeDiff(t, pools, "rd")
+	got, res := treeDiff(t, pools, "rd")
 	wantKeys(t, "old schema on n2", got)
 	if res.Read != 3*10 {
 		t.Errorf("old schema on n2: %d stored leaf sums read, want 30", res.Read)

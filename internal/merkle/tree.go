@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -68,16 +67,11 @@ type placement struct {
 func locate(ctx context.Context, pools cluster.Pools, schema, table string) (*Tree, []placement, error) {
 	ident := pgx.Identifier{schema, table}.Sanitize()
 	out := make([]placement, len(pools))
-	errs := make([]error, len(pools))
-	var wg sync.WaitGroup
-	for i, p := range pools {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = locateOn(ctx, p, schema, table, ident)
-		}()
-	}
-	wg.Wait()
+	errs := pools.Each(func(i int, p *cluster.Pool) error {
+		var err error
+		out[i], err = locateOn(ctx, p, schema, table, ident)
+		return err
+	})
 	var tree *Tree
 	for i, pl := range out {
 		if errs[i] != nil {
