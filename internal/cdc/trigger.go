@@ -31,14 +31,16 @@ var triggerNames = map[string]string{
 	"TRUNCATE": "pgparity_track_truncate",
 }
 
-// appliedTrigger is the row-level trigger that records rows applied by logical replication: the
-// built-in apply worker fires row triggers only, never statement triggers. It is ENABLE REPLICA,
-// so it fires only in sessions with session_replication_role = replica (apply workers), where
-// local writes are recorded by the statement triggers.
+// appliedTrigger is the row-level trigger that records rows inserted or deleted by logical
+// replication: the built-in apply worker fires row triggers only, never statement triggers. It
+// is ENABLE REPLICA, so it fires only in sessions with session_replication_role = replica (apply
+// workers), where local writes are recorded by the statement triggers.
 const appliedTrigger = "pgparity_track_applied"
 
-// rekeyTrigger is the row-level trigger marking the old and new keys of an UPDATE that changed a
-// row's key (ENABLE ALWAYS; its WHEN clause keeps it from firing for any other UPDATE).
+// rekeyTrigger is the row-level UPDATE trigger marking the old and new keys of a row updated by
+// logical replication, or of an UPDATE that changed a row's key (ENABLE ALWAYS; its WHEN clause
+// keeps it from firing for any other UPDATE). One after-row UPDATE trigger, not two: every
+// updated row of a table with one pays the after-row processing, fired or not.
 const rekeyTrigger = "pgparity_track_rekey"
 
 // functionName is the statement trigger function of the table relid, in schema pgparity.
@@ -144,9 +146,10 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 	}
 	applied, rekey := pgx.Identifier{appliedTrigger}.Sanitize(), pgx.Identifier{rekeyTrigger}.Sanitize()
 	stmts = append(stmts[:0],
-		"CREATE TRIGGER "+applied+" AFTER INSERT OR UPDATE OR DELETE ON "+t.Ident()+" FOR EACH ROW EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
+		"CREATE TRIGGER "+applied+" AFTER INSERT OR DELETE ON "+t.Ident()+" FOR EACH ROW EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
 		"ALTER TABLE "+t.Ident()+" ENABLE REPLICA TRIGGER "+applied,
-		"CREATE TRIGGER "+rekey+" AFTER UPDATE ON "+t.Ident()+" FOR EACH ROW WHEN ("+strings.Join(changed, " OR ")+") EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
+		"CREATE TRIGGER "+rekey+" AFTER UPDATE ON "+t.Ident()+" FOR EACH ROW WHEN (pg_catalog.current_setting('session_replication_role') = 'replica' OR "+
+			strings.Join(changed, " OR ")+") EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
 		"ALTER TABLE "+t.Ident()+" ENABLE ALWAYS TRIGGER "+rekey)
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
