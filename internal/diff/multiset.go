@@ -27,7 +27,7 @@ const multisetBatch = 1000
 // rows in the same snapshot while the first streams).
 func (e *engine) runMultiset(ctx context.Context, d *report.Diff, out *emitter) error {
 	var err error
-	e.sessions, err = openSessions(ctx, e.pools, 2, e.opts.SnapshotHook)
+	e.sessions, err = openSessions(ctx, e.pools, 2, e.opts.SnapshotHook, true)
 	if err != nil {
 		return err
 	}

@@ -53,9 +53,20 @@ func (c *Comparer) Header(started time.Time) *report.Diff { return c.e.newReport
 
 // Open starts one read-only snapshot per node shared by up to workers connections (the same
 // number on every node; fewer when pools are busy). hook, if not nil, runs on each node's first
-// connection right after its snapshot is exported. It returns the number of workers opened.
+// connection right after its snapshot is exported, node by node: node i+1's snapshot is taken
+// after node i's hook returned. It returns the number of workers opened.
 func (c *Comparer) Open(ctx context.Context, workers int, hook SnapshotHook) (int, error) {
-	s, err := openSessions(ctx, c.e.pools, max(1, workers), hook)
+	return c.open(ctx, workers, hook, true)
+}
+
+// OpenAll is Open for a hook that does not depend on the order of the nodes' snapshots: the
+// nodes take theirs at once.
+func (c *Comparer) OpenAll(ctx context.Context, workers int, hook SnapshotHook) (int, error) {
+	return c.open(ctx, workers, hook, false)
+}
+
+func (c *Comparer) open(ctx context.Context, workers int, hook SnapshotHook, ordered bool) (int, error) {
+	s, err := openSessions(ctx, c.e.pools, max(1, workers), hook, ordered)
 	if err != nil {
 		return 0, err
 	}

@@ -41,7 +41,7 @@ func (e *engine) recheck(ctx context.Context, sp *report.Spool, out *emitter) er
 // and emits each key that still differs with its current rows; with transient, each key that
 // agrees now is emitted too, as transient, with the rows r recorded.
 func (e *engine) reread(ctx context.Context, r report.Source, out *emitter, transient bool) error {
-	sessions, err := openSessions(ctx, e.pools, 1, nil)
+	sessions, err := openSessions(ctx, e.pools, 1, nil, false)
 	if err != nil {
 		return err
 	}

@@ -34,8 +34,10 @@ type SnapshotHook func(ctx context.Context, node int, tx pgx.Tx) error
 // on each (at least one); hook (optional) runs on each node right after its snapshot is taken.
 // The first connection of every node is acquired in pool order (two comparisons sharing pools,
 // as in schema-diff, never each hold one node's last connection while waiting for the other's);
-// then the nodes take their snapshots and acquire their extra workers at once.
-func openSessions(ctx context.Context, pools cluster.Pools, workers int, hook SnapshotHook) ([]*session, error) {
+// then the nodes take their snapshots and acquire their extra workers at once — one after the
+// other, in node order, when a hook is given and ordered is set (a hook may rely on the next
+// node's snapshot being taken after it ran).
+func openSessions(ctx context.Context, pools cluster.Pools, workers int, hook SnapshotHook, ordered bool) ([]*session, error) {
 	out := make([]*session, len(pools))
 	for i, p := range pools {
 		c, err := p.Acquire(ctx)
@@ -45,14 +47,26 @@ func openSessions(ctx context.Context, pools cluster.Pools, workers int, hook Sn
 		}
 		out[i] = &session{node: p.Node.Name, conns: []*pgxpool.Conn{c}}
 	}
-	errs := pools.Each(func(i int, p *cluster.Pool) error {
+	start := func(i int, p *cluster.Pool) error {
 		return out[i].start(ctx, p, workers, func(ctx context.Context, tx pgx.Tx) error {
 			if hook == nil {
 				return nil
 			}
 			return hook(ctx, i, tx)
 		})
-	})
+	}
+	var errs []error
+	if hook != nil && ordered {
+		// node i's hook runs before node i+1's snapshot is taken (verify's fence relies on it)
+		errs = make([]error, len(pools))
+		for i, p := range pools {
+			if errs[i] = start(i, p); errs[i] != nil {
+				break
+			}
+		}
+	} else {
+		errs = pools.Each(start)
+	}
 	for i, err := range errs {
 		if err != nil {
 			closeSessions(ctx, out)

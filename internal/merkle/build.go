@@ -58,7 +58,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 	tree := &Tree{Schema: tbl.Schema, Table: tbl.Name, Key: tbl.Key, RuleVersion: encode.RowHashVersion, BlockSize: blockSize, complete: true}
 	states := make([]*nodeState, len(pools))
 	boundsSQL := quantiles(c.Table())
-	_, err = c.Open(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
+	_, err = c.OpenAll(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
 		st := &nodeState{generation: -1, all: true}
 		states[i] = st
 		if err := tx.QueryRow(ctx, "SELECT pg_catalog.pg_current_snapshot()::text").Scan(&st.snapshot); err != nil {

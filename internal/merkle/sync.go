@@ -75,7 +75,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	if !sorter && pools[0].Config().MaxConns > 1 {
 		opts.Concurrency, sorter = int(pools[0].Config().MaxConns)-1, true
 	}
-	_, err = c.Open(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
+	_, err = c.OpenAll(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
 		st, err := readState(ctx, tx, tree, pls[i], ks)
 		states[i] = st
 		return err
