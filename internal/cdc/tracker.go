@@ -3,6 +3,7 @@ package cdc
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -155,5 +156,43 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 	if !ok {
 		return fault.Input("node %s no longer tracks changes of %s (its %s tracking was removed): run `pgparity mtree build` again", p.Node.Name, ident, kind)
 	}
+	if kind == Trigger {
+		return widenRekey(ctx, p, schema, table, ident)
+	}
 	return nil
+}
+
+// widenRekey handles a table that gained a BEFORE UPDATE row trigger after its tracker was
+// installed with the rekey trigger restricted to UPDATE OF the key columns: a key changed by
+// that trigger is not in the SET list, so its old key went unmarked. The node's whole tree is
+// marked (this re-check rehashes every leaf of the node in its snapshot, which holds every such
+// change) before the tracker is reinstalled with the rekey trigger declared for every UPDATE;
+// reinstalling waits for the writers in flight, so none commits after the snapshot unmarked.
+func widenRekey(ctx context.Context, p *cluster.Pool, schema, table, ident string) error {
+	var relid uint32
+	var restricted, before bool
+	err := p.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1)::oid", ident).Scan(&relid)
+	if err == nil {
+		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = '`+rekeyTrigger+`'
+  AND tgattr::text <> ''), `+userBeforeUpdate, relid).Scan(&restricted, &before)
+	}
+	if err != nil {
+		return nodeErr(p, "read the triggers of "+ident, err)
+	}
+	if !restricted || !before {
+		return nil
+	}
+	slog.Warn("a BEFORE UPDATE trigger may change keys behind the tracker: rehashing the node's whole tree and tracking every UPDATE",
+		"node", p.Node.Name, "table", ident)
+	if _, err := p.Exec(ctx, "INSERT INTO pgparity.marks (tree, k) VALUES ($1, NULL)", relid); err != nil {
+		return nodeErr(p, "mark "+ident+" as changed", err)
+	}
+	t, err := catalog.Load(ctx, p, schema, table)
+	if err != nil {
+		return nodeErr(p, "read "+ident, err)
+	}
+	if err := p.QueryRow(ctx, "SELECT key_columns FROM pgparity.trees WHERE relid = $1", relid).Scan(&t.Key); err != nil {
+		return nodeErr(p, "read the tree of "+ident, err)
+	}
+	return TrackTrigger(ctx, p, t)
 }

@@ -31,17 +31,27 @@ var triggerNames = map[string]string{
 	"TRUNCATE": "pgparity_track_truncate",
 }
 
-// appliedTrigger is the row-level trigger that records rows inserted or deleted by logical
-// replication: the built-in apply worker fires row triggers only, never statement triggers. It
-// is ENABLE REPLICA, so it fires only in sessions with session_replication_role = replica (apply
-// workers), where local writes are recorded by the statement triggers.
+// appliedTrigger is the row-level trigger that records the keys of rows inserted, updated or
+// deleted by logical replication: the built-in apply worker fires row triggers only, never
+// statement triggers. It is ENABLE REPLICA, so it fires only in sessions with
+// session_replication_role = replica (apply workers); in every other session PostgreSQL skips it
+// before any per-row work (measured: no cost on pgbench's updates).
 const appliedTrigger = "pgparity_track_applied"
 
-// rekeyTrigger is the row-level UPDATE trigger marking the old and new keys of a row updated by
-// logical replication, or of an UPDATE that changed a row's key (ENABLE ALWAYS; its WHEN clause
-// keeps it from firing for any other UPDATE). One after-row UPDATE trigger, not two: every
-// updated row of a table with one pays the after-row processing, fired or not.
+// rekeyTrigger is the row-level UPDATE trigger marking the old and new keys of an UPDATE that
+// changed a row's key (ENABLE ALWAYS). It is declared UPDATE OF the key columns, so PostgreSQL
+// skips it for every UPDATE whose SET list names no key column without evaluating its WHEN
+// clause (a WHEN clause is prepared again for every statement: evaluated on each of pgbench's
+// updates it cost more than the statement trigger). A key changed by a BEFORE UPDATE row trigger
+// is not in the SET list: on a table with such a trigger the rekey trigger is declared for every
+// UPDATE instead (see rekeyRestricted and Check).
 const rekeyTrigger = "pgparity_track_rekey"
+
+// userBeforeUpdate is true when a table (parameter $1, an oid) has a BEFORE UPDATE row trigger
+// of its own, which could change a key column behind the SET list's back (tgtype bits: ROW 1,
+// BEFORE 2, UPDATE 16).
+const userBeforeUpdate = `EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal
+  AND tgname NOT LIKE 'pgparity\_track\_%' AND tgtype::int & 19 = 19)`
 
 // functionName is the statement trigger function of the table relid, in schema pgparity.
 func functionName(relid uint32) string {
@@ -54,9 +64,10 @@ func rowFunctionName(relid uint32) string {
 }
 
 // TrackTrigger installs the trigger tracker on table t of node p: statement-level AFTER triggers
-// with transition tables recording the old and new keys of changed rows, and a TRUNCATE trigger
-// recording a whole-table mark, all ENABLE ALWAYS so rows applied by logical replication are
-// tracked too. It replaces an earlier installation.
+// (ENABLE ALWAYS) with transition tables recording the keys of inserted, updated and deleted
+// rows and a whole-table mark for TRUNCATE; the row trigger rekeyTrigger for the old key of a
+// key-changing UPDATE; the row trigger appliedTrigger for rows applied by logical replication,
+// which fires no statement trigger. It replaces an earlier installation.
 func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error {
 	if t.Kind == "p" {
 		return fault.Input("%s is partitioned: the trigger tracker does not see writes aimed at its partitions; use --tracker cdc", t.Ident())
@@ -144,12 +155,24 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 			return nodeErr(p, "install the trigger tracker on "+t.Ident(), err)
 		}
 	}
+	// The triggers are dropped: the table is locked against new triggers until commit.
+	var before bool
+	if err := tx.QueryRow(ctx, "SELECT "+userBeforeUpdate, relid).Scan(&before); err != nil {
+		return nodeErr(p, "read the triggers of "+t.Ident(), err)
+	}
+	of := ""
+	if !before {
+		cols := make([]string, len(t.Key))
+		for i, k := range t.Key {
+			cols[i] = pgx.Identifier{k}.Sanitize()
+		}
+		of = " OF " + strings.Join(cols, ", ")
+	}
 	applied, rekey := pgx.Identifier{appliedTrigger}.Sanitize(), pgx.Identifier{rekeyTrigger}.Sanitize()
 	stmts = append(stmts[:0],
-		"CREATE TRIGGER "+applied+" AFTER INSERT OR DELETE ON "+t.Ident()+" FOR EACH ROW EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
+		"CREATE TRIGGER "+applied+" AFTER INSERT OR UPDATE OR DELETE ON "+t.Ident()+" FOR EACH ROW EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
 		"ALTER TABLE "+t.Ident()+" ENABLE REPLICA TRIGGER "+applied,
-		"CREATE TRIGGER "+rekey+" AFTER UPDATE ON "+t.Ident()+" FOR EACH ROW WHEN (pg_catalog.current_setting('session_replication_role') = 'replica' OR "+
-			strings.Join(changed, " OR ")+") EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
+		"CREATE TRIGGER "+rekey+" AFTER UPDATE"+of+" ON "+t.Ident()+" FOR EACH ROW WHEN ("+strings.Join(changed, " OR ")+") EXECUTE FUNCTION "+rowFunctionName(relid)+"()",
 		"ALTER TABLE "+t.Ident()+" ENABLE ALWAYS TRIGGER "+rekey)
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {

@@ -206,6 +206,44 @@ func TestTrackingRemovedIsAnError(t *testing.T) {
 	}
 }
 
+// TestKeyChangedByBeforeTrigger: the rekey trigger is declared UPDATE OF the key columns, and a
+// key changed by a BEFORE UPDATE row trigger is not in the SET list. A table with such a trigger
+// at build gets a rekey trigger for every UPDATE; a table that gains one later is rehashed whole
+// on that node at its next re-check and tracked for every UPDATE from then on. Either way the
+// old key of the moved row is found.
+func TestKeyChangedByBeforeTrigger(t *testing.T) {
+	db, pools := setup(t, cdc.Trigger)
+	ctx := testContext(t)
+	db.Exec(t, `CREATE TABLE bt (id int PRIMARY KEY, v text); INSERT INTO bt SELECT g, 'v' FROM generate_series(1, 300) g;
+CREATE TABLE bl (id int PRIMARY KEY, v text); INSERT INTO bl SELECT g, 'v' FROM generate_series(1, 300) g;
+CREATE FUNCTION mover() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF new.v = 'move' THEN new.id := new.id + 1000; END IF; RETURN new; END $$;
+CREATE TRIGGER mover BEFORE UPDATE ON bt FOR EACH ROW EXECUTE FUNCTION mover()`)
+	build(t, pools, "bt", 100)
+	build(t, pools, "bl", 100)
+	restricted := func(node int, table string) bool {
+		t.Helper()
+		var r bool
+		if err := pools[node].QueryRow(ctx, `SELECT tgattr::text <> '' FROM pg_catalog.pg_trigger
+  WHERE tgname = 'pgparity_track_rekey' AND tgrelid = $1::regclass`, "public."+table).Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if restricted(1, "bt") || !restricted(1, "bl") {
+		t.Fatalf("rekey trigger UPDATE OF the key: bt %v, bl %v; want false, true", restricted(1, "bt"), restricted(1, "bl"))
+	}
+	db.Exec(t, `UPDATE bt SET v = 'move' WHERE id = 150`, "n2")
+	wantKeys(t, "key moved by a trigger present at build", checkEqual(t, pools, "bt", "key moved by a trigger present at build"), "150", "1150")
+
+	db.Exec(t, `CREATE TRIGGER mover BEFORE UPDATE ON bl FOR EACH ROW EXECUTE FUNCTION mover(); UPDATE bl SET v = 'move' WHERE id = 150`, "n2")
+	wantKeys(t, "key moved by a trigger added after build", checkEqual(t, pools, "bl", "key moved by a trigger added after build"), "150", "1150")
+	if restricted(1, "bl") || !restricted(0, "bl") {
+		t.Fatalf("after the re-check, rekey trigger UPDATE OF the key: n2 %v, n1 %v; want false, true", restricted(1, "bl"), restricted(0, "bl"))
+	}
+	db.Exec(t, `UPDATE bl SET v = 'move' WHERE id = 20`, "n2")
+	wantKeys(t, "key moved after the tracker was widened", checkEqual(t, pools, "bl", "key moved after the tracker was widened"), "20", "1020", "150", "1150")
+}
+
 // TestOtherRuleVersionIsRehashed: leaves stored under another row hash rule are never compared:
 // here they all claim to be equal, yet the differing row is found.
 func TestOtherRuleVersionIsRehashed(t *testing.T) {

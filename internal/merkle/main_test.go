@@ -89,11 +89,15 @@ func build(t *testing.T, pools cluster.Pools, table string, block int) *merkle.R
 	return r
 }
 
-// treeDiff drains every node and runs the tree comparison: the verdict per differing key.
+// treeDiff checks and drains every node, as `mtree table-diff` does, and runs the tree
+// comparison: the verdict per differing key.
 func treeDiff(t *testing.T, pools cluster.Pools, table string) (map[string]string, *merkle.Result) {
 	t.Helper()
 	ctx := testContext(t)
 	for _, p := range pools {
+		if err := cdc.Check(ctx, p, "public", table); err != nil {
+			t.Fatalf("check %s: %v", p.Node.Name, err)
+		}
 		if err := cdc.Drain(ctx, p); err != nil {
 			t.Fatalf("drain %s: %v", p.Node.Name, err)
 		}
