@@ -103,6 +103,7 @@ type bench struct {
 	copyCols       string                   // columns quoted, comma separated: the columns of copyFile
 	floors         map[string]time.Duration // measured floors by name (see floorOrder)
 	pgbenchSeconds int                      // length of each pgbench run of the mtree-tps case
+	pgbenchRounds  int                      // rounds of the mtree-tps case (each tracker once per round)
 	state          string                   // XDG_STATE_HOME of the runs: the current case's history store
 	passed         int
 	failed         []string // every missed target, for the closing line
@@ -116,6 +117,7 @@ func main() {
 	flag.IntVar(&b.repeat, "repeat", 3, "runs per floor and per identical/scattered measurement (the median is reported)")
 	flag.IntVar(&b.heavyRepeat, "heavy-repeat", 1, "runs per measurement of the heavy cases truncate, stale, rss, schema (the median is reported)")
 	flag.IntVar(&b.pgbenchSeconds, "pgbench-seconds", 30, "length of each pgbench run of the mtree-tps case")
+	flag.IntVar(&b.pgbenchRounds, "pgbench-rounds", 5, "rounds of the mtree-tps case (each tracker once per round, between two untracked runs)")
 	diffArgs := flag.String("diff-args", "", "extra arguments of every table-diff run, space separated (e.g. \"--block-size 2000\")")
 	flag.StringVar(&b.base, "baseline-bin", "", "an earlier pgparity binary: identical tables are also diffed with it, interleaved, and the ratio printed")
 	only := flag.String("only", "", "comma-separated cases to run: "+strings.Join(caseOrder, ", ")+` ("repair" = stale; "floors" = floors only)`)
