@@ -126,7 +126,8 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 		return err
 	}
 	ident := pgx.Identifier{schema, table}.Sanitize()
-	var ok bool
+	var ok, widen bool
+	var relid uint32
 	if kind != "" {
 		// without a stored tree or without the table there is nothing to check (the tree reports why)
 		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pgparity.trees WHERE schema_name = $1 AND table_name = $2)
@@ -139,11 +140,15 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 	case Trigger:
 		// The old key of a key-changing UPDATE comes from the rekey row trigger, or (trackers
 		// installed before it existed) from the UPDATE trigger's old transition table.
-		err = p.QueryRow(ctx, `SELECT count(*) FILTER (WHERE tgenabled = 'A' AND tgname IN ('pgparity_track_insert', 'pgparity_track_update', 'pgparity_track_delete', 'pgparity_track_truncate')) = 4
+		// widen: the rekey trigger is restricted to UPDATE OF the key, yet the table now has a
+		// BEFORE UPDATE trigger of its own (widenRekey).
+		err = p.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1)::oid,
+  count(*) FILTER (WHERE tgenabled = 'A' AND tgname IN ('pgparity_track_insert', 'pgparity_track_update', 'pgparity_track_delete', 'pgparity_track_truncate')) = 4
   AND count(*) FILTER (WHERE tgenabled = 'R' AND tgname = 'pgparity_track_applied') = 1
   AND (count(*) FILTER (WHERE tgenabled = 'A' AND tgname = 'pgparity_track_rekey') = 1
-    OR coalesce(bool_or(tgname = 'pgparity_track_update' AND tgoldtable IS NOT NULL), false))
-  FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1) AND tgname LIKE 'pgparity\_track\_%'`, ident).Scan(&ok)
+    OR coalesce(bool_or(tgname = 'pgparity_track_update' AND tgoldtable IS NOT NULL), false)),
+  coalesce(bool_or(tgname = '`+rekeyTrigger+`' AND tgattr::text <> ''), false) AND coalesce(bool_or(`+userBeforeUpdate+`), false)
+  FROM pg_catalog.pg_trigger WHERE tgrelid = pg_catalog.to_regclass($1)`, ident).Scan(&relid, &ok, &widen)
 	case CDC:
 		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid
   WHERE pub.pubname = $1 AND pr.prrelid = pg_catalog.to_regclass($2))`, Publication, ident).Scan(&ok)
@@ -156,8 +161,8 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 	if !ok {
 		return fault.Input("node %s no longer tracks changes of %s (its %s tracking was removed): run `pgparity mtree build` again", p.Node.Name, ident, kind)
 	}
-	if kind == Trigger {
-		return widenRekey(ctx, p, schema, table, ident)
+	if widen {
+		return widenRekey(ctx, p, schema, table, ident, relid)
 	}
 	return nil
 }
@@ -168,20 +173,7 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 // marked (this re-check rehashes every leaf of the node in its snapshot, which holds every such
 // change) before the tracker is reinstalled with the rekey trigger declared for every UPDATE;
 // reinstalling waits for the writers in flight, so none commits after the snapshot unmarked.
-func widenRekey(ctx context.Context, p *cluster.Pool, schema, table, ident string) error {
-	var relid uint32
-	var restricted, before bool
-	err := p.QueryRow(ctx, "SELECT pg_catalog.to_regclass($1)::oid", ident).Scan(&relid)
-	if err == nil {
-		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = '`+rekeyTrigger+`'
-  AND tgattr::text <> ''), `+userBeforeUpdate, relid).Scan(&restricted, &before)
-	}
-	if err != nil {
-		return nodeErr(p, "read the triggers of "+ident, err)
-	}
-	if !restricted || !before {
-		return nil
-	}
+func widenRekey(ctx context.Context, p *cluster.Pool, schema, table, ident string, relid uint32) error {
 	slog.Warn("a BEFORE UPDATE trigger may change keys behind the tracker: rehashing the node's whole tree and tracking every UPDATE",
 		"node", p.Node.Name, "table", ident)
 	if _, err := p.Exec(ctx, "INSERT INTO pgparity.marks (tree, k) VALUES ($1, NULL)", relid); err != nil {

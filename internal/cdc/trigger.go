@@ -44,14 +44,13 @@ const appliedTrigger = "pgparity_track_applied"
 // clause (a WHEN clause is prepared again for every statement: evaluated on each of pgbench's
 // updates it cost more than the statement trigger). A key changed by a BEFORE UPDATE row trigger
 // is not in the SET list: on a table with such a trigger the rekey trigger is declared for every
-// UPDATE instead (see rekeyRestricted and Check).
+// UPDATE instead (see TrackTrigger and Check).
 const rekeyTrigger = "pgparity_track_rekey"
 
-// userBeforeUpdate is true when a table (parameter $1, an oid) has a BEFORE UPDATE row trigger
-// of its own, which could change a key column behind the SET list's back (tgtype bits: ROW 1,
+// userBeforeUpdate is true for a pg_trigger row that is a table's own BEFORE UPDATE row
+// trigger, which could change a key column behind the SET list's back (tgtype bits: ROW 1,
 // BEFORE 2, UPDATE 16).
-const userBeforeUpdate = `EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal
-  AND tgname NOT LIKE 'pgparity\_track\_%' AND tgtype::int & 19 = 19)`
+const userBeforeUpdate = `NOT tgisinternal AND tgname NOT LIKE 'pgparity\_track\_%' AND tgtype::int & 19 = 19`
 
 // functionName is the statement trigger function of the table relid, in schema pgparity.
 func functionName(relid uint32) string {
@@ -157,7 +156,7 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 	}
 	// The triggers are dropped: the table is locked against new triggers until commit.
 	var before bool
-	if err := tx.QueryRow(ctx, "SELECT "+userBeforeUpdate, relid).Scan(&before); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND "+userBeforeUpdate+")", relid).Scan(&before); err != nil {
 		return nodeErr(p, "read the triggers of "+t.Ident(), err)
 	}
 	of := ""
