@@ -12,6 +12,7 @@ import (
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // Publication is the name of the tracker's publication (one per database).
@@ -83,11 +84,19 @@ func dropSlot(ctx context.Context, p *cluster.Pool) error {
 func trackCDC(ctx context.Context, p *cluster.Pool, t *catalog.Table) (string, error) {
 	var member bool
 	var ident string
+	var relid uint32
 	err := p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid
-  WHERE pub.pubname = $1 AND pr.prrelid = pg_catalog.to_regclass($2)), (SELECT relreplident::text FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($2))`,
-		Publication, t.Ident()).Scan(&member, &ident)
+  WHERE pub.pubname = $1 AND pr.prrelid = pg_catalog.to_regclass($2)), c.relreplident::text, c.oid
+FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($2)`,
+		Publication, t.Ident()).Scan(&member, &ident, &relid)
 	if err != nil {
 		return "", nodeErr(p, "read the publication of "+t.Ident(), err)
+	}
+	// the marks table exists before the table's changes are published
+	for _, s := range marks.Create(relid) {
+		if _, err := p.Exec(ctx, s); err != nil {
+			return "", nodeErr(p, "create the change marks of "+t.Ident(), err)
+		}
 	}
 	note := ""
 	switch {

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // fencePrefix is the prefix of the logical decoding messages that end a drain.
@@ -450,8 +451,7 @@ func (d *decoder) flush(ctx context.Context) (pglogrepl.LSN, error) {
 		return 0, nil
 	}
 	if len(d.rows) > 0 {
-		_, err := d.p.CopyFrom(ctx, pgx.Identifier{"pgparity", "marks"}, []string{"tree", "k"}, pgx.CopyFromRows(d.rows))
-		if err != nil {
+		if err := d.write(ctx); err != nil {
 			return 0, nodeErr(d.p, "write change marks", err)
 		}
 	}
@@ -466,4 +466,37 @@ func (d *decoder) flush(ctx context.Context) (pglogrepl.LSN, error) {
 	d.rows, d.pending = nil, 0
 	clear(d.seen)
 	return end, nil
+}
+
+// write copies the waiting marks into the marks tables of their trees, in one transaction. A
+// table published without a marks table (its tree removed since the change) has none to write.
+func (d *decoder) write(ctx context.Context) error {
+	byRel := map[uint32][][]any{}
+	var rels []uint32
+	for _, r := range d.rows {
+		rel := r[0].(uint32)
+		if _, ok := byRel[rel]; !ok {
+			rels = append(rels, rel)
+		}
+		byRel[rel] = append(byRel[rel], r[1:])
+	}
+	tx, err := d.p.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	rows, err := tx.Query(ctx, "SELECT r FROM unnest($1::oid[]) AS r WHERE "+marks.Exists("r"), rels)
+	if err != nil {
+		return err
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[uint32])
+	if err != nil {
+		return err
+	}
+	for _, rel := range have {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pgparity", marks.Name(rel)}, []string{"k"}, pgx.CopyFromRows(byRel[rel])); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
 }

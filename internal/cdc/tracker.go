@@ -11,6 +11,7 @@ import (
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // Tracker kinds.
@@ -176,7 +177,7 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 func widenRekey(ctx context.Context, p *cluster.Pool, schema, table, ident string, relid uint32) error {
 	slog.Warn("a BEFORE UPDATE trigger may change keys behind the tracker: rehashing the node's whole tree and tracking every UPDATE",
 		"node", p.Node.Name, "table", ident)
-	if _, err := p.Exec(ctx, "INSERT INTO pgparity.marks (tree, k) VALUES ($1, NULL)", relid); err != nil {
+	if _, err := p.Exec(ctx, "INSERT INTO "+marks.Table(relid)+" (k) VALUES (NULL)"); err != nil {
 		return nodeErr(p, "mark "+ident+" as changed", err)
 	}
 	t, err := catalog.Load(ctx, p, schema, table)

@@ -1,8 +1,8 @@
 // Package cdc tracks changes of tables with a tree (package merkle): it records the keys of
-// changed rows as marks in the node's unlogged table pgparity.marks, either from statement-level
-// triggers (trigger tracker) or from a logical replication slot decoded with pgoutput (cdc
-// tracker). A mark with a NULL key means "the whole table changed" (TRUNCATE, or more changed
-// rows in one statement or transaction than are worth recording one by one).
+// changed rows as marks in the unlogged marks table of the table's tree (package marks), either
+// from statement-level triggers (trigger tracker) or from a logical replication slot decoded
+// with pgoutput (cdc tracker). A mark with a NULL key means "the whole table changed" (TRUNCATE,
+// or more changed rows in one statement or transaction than are worth recording one by one).
 package cdc
 
 import (
@@ -17,6 +17,7 @@ import (
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/encode"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // MaxKeys is how many changed keys of one table are recorded per statement (trigger) or per
@@ -87,16 +88,17 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 	keys := func(rel string) string {
 		return "SELECT " + keyArray("pgparity_r") + " AS k FROM " + rel + " AS pgparity_r"
 	}
-	whole := "INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, NULL); RETURN NULL;"
+	mt := marks.Table(relid)
+	whole := "INSERT INTO " + mt + " (k) VALUES (NULL); RETURN NULL;"
 	// One statement per event: the keys are inserted up to MaxKeys+1 and the row count decides
 	// whether a whole-table mark is added (no separate count of the transition table).
 	insert := func(sel string) string {
-		return "INSERT INTO pgparity.marks (tree, k) SELECT TG_RELID, s.k FROM (" + sel + " LIMIT " + strconv.Itoa(MaxKeys+1) + ") AS s;\n" +
+		return "INSERT INTO " + mt + " (k) SELECT s.k FROM (" + sel + " LIMIT " + strconv.Itoa(MaxKeys+1) + ") AS s;\n" +
 			"GET DIAGNOSTICS pgparity_n = ROW_COUNT;\nIF pgparity_n > " + strconv.Itoa(MaxKeys) + " THEN " + whole + " END IF;"
 	}
 	rowBody := "BEGIN\n" +
-		"IF TG_OP <> 'INSERT' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("old") + "); END IF;\n" +
-		"IF TG_OP <> 'DELETE' THEN INSERT INTO pgparity.marks (tree, k) VALUES (TG_RELID, " + keyArray("new") + "); END IF;\n" +
+		"IF TG_OP <> 'INSERT' THEN INSERT INTO " + mt + " (k) VALUES (" + keyArray("old") + "); END IF;\n" +
+		"IF TG_OP <> 'DELETE' THEN INSERT INTO " + mt + " (k) VALUES (" + keyArray("new") + "); END IF;\n" +
 		"RETURN NULL;\nEND"
 	// An UPDATE marks its new keys here; the old key of an UPDATE that changed it is marked by
 	// the row trigger rekeyTrigger, which fires only then (its WHEN clause): a statement trigger
@@ -127,12 +129,11 @@ func TrackTrigger(ctx context.Context, p *cluster.Pool, t *catalog.Table) error 
 	// parameter on every call cost pgbench a quarter of its throughput; everything the bodies
 	// name is schema-qualified, and a writer's own search_path can only mislead the marks of
 	// its own writes, which it may add anyway.
-	stmts := []string{
+	stmts := append(marks.Create(relid),
 		"GRANT USAGE ON SCHEMA pgparity TO PUBLIC",
-		"GRANT INSERT (tree, k) ON pgparity.marks TO PUBLIC",
-		"CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER AS " + tag + body + tag,
-		"CREATE OR REPLACE FUNCTION " + rowFunctionName(relid) + "() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER AS " + tag + rowBody + tag,
-	}
+		"CREATE OR REPLACE FUNCTION "+fn+"() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER AS "+tag+body+tag,
+		"CREATE OR REPLACE FUNCTION "+rowFunctionName(relid)+"() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER AS "+tag+rowBody+tag,
+	)
 	stmts = append(stmts, dropTriggers(t.Ident())...)
 	for _, ev := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
 		ref := ""

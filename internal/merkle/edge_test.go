@@ -13,6 +13,8 @@ import (
 
 	"github.com/pgparity/pgparity/internal/cdc"
 	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/merkle"
 	"github.com/pgparity/pgparity/internal/sandbox"
 	"github.com/pgparity/pgparity/internal/sandbox/sandboxtest"
 )
@@ -119,7 +121,7 @@ func TestKilledListenerLosesNothing(t *testing.T) {
 	}
 	waitFor(t, "the listener to record marks", func() bool {
 		var n int
-		_ = pools[0].QueryRow(ctx, "SELECT count(*) FROM pgparity.marks").Scan(&n)
+		_ = pools[0].QueryRow(ctx, "SELECT count(*) FROM "+marksOf(t, pools[0], "l")).Scan(&n)
 		return n > 0
 	})
 	db.Exec(t, `DELETE FROM l WHERE id = 1000`, "n1")
@@ -250,7 +252,7 @@ func TestOtherRuleVersionIsRehashed(t *testing.T) {
 	db, pools := setup(t, cdc.Trigger)
 	db.Exec(t, `CREATE TABLE rv (id int PRIMARY KEY, v text); INSERT INTO rv SELECT g, 'v' FROM generate_series(1, 300) g`)
 	build(t, pools, "rv", 100)
-	db.Exec(t, `UPDATE rv SET v = 'silent' WHERE id = 150; DELETE FROM pgparity.marks`, "n2") // a change no mark tells of
+	db.Exec(t, `UPDATE rv SET v = 'silent' WHERE id = 150; DELETE FROM `+marksOf(t, pools[1], "rv"), "n2") // a change no mark tells of
 	db.Exec(t, `UPDATE pgparity.trees SET rule_version = 1; UPDATE pgparity.leaves SET cnt = 1, sum = '1'`)
 	got, res := treeDiff(t, pools, "rv")
 	wantKeys(t, "other rule version", got, "150")
@@ -390,11 +392,34 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON wr TO `+role)
 	if _, err := conn.Exec(ctx, `SET ROLE `+role); err != nil {
 		t.Fatal(err)
 	}
-	_, err = conn.Exec(ctx, `INSERT INTO pgparity.marks (tree, k, xid) VALUES (1, NULL, '1')`)
+	_, err = conn.Exec(ctx, `INSERT INTO `+marksOf(t, pools[1], "wr")+` (k, xid) VALUES (NULL, '1')`)
 	if err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("a writer choosing a mark's transaction id: %v, want permission denied", err)
 	}
 	if _, err := conn.Exec(ctx, `RESET ROLE`); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestTreeWithoutMarksTable: a tree whose marks table is missing (built by a pgparity that kept
+// every tree's marks in one table) is never compared as if nothing had changed: the re-check
+// stops with an input error asking for a new build, status counts the whole tree as dirty, and
+// a new build makes the tree usable again.
+func TestTreeWithoutMarksTable(t *testing.T) {
+	db, pools := setup(t, cdc.Trigger)
+	db.Exec(t, `CREATE TABLE mt (id int PRIMARY KEY, v text); INSERT INTO mt SELECT g, 'v' FROM generate_series(1, 300) g`)
+	build(t, pools, "mt", 100)
+	db.Exec(t, `DROP TABLE `+marksOf(t, pools[1], "mt"), "n2")
+	ctx := testContext(t)
+	_, err := merkle.Sync(ctx, pools, opts("mt"), &verdicts{})
+	if !fault.IsInput(err) || !strings.Contains(err.Error(), `the tree of "public"."mt" on node n2 keeps no change marks of this pgparity version (built by an earlier one): run `+"`pgparity mtree build`"+` again`) {
+		t.Fatalf("re-check without a marks table: %v", err)
+	}
+	st, err := merkle.Status(ctx, pools[1])
+	if err != nil || len(st) != 1 || !st[0].AllDirty || st[0].DirtyLeaves != 3 {
+		t.Fatalf("status without a marks table: %+v %v", st, err)
+	}
+	build(t, pools, "mt", 100)
+	db.Exec(t, `UPDATE mt SET v = 'n2' WHERE id = 250`, "n2")
+	wantKeys(t, "after a new build", checkEqual(t, pools, "mt", "after a new build"), "250")
 }

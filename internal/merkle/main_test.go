@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cdc"
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
+	"github.com/pgparity/pgparity/internal/marks"
 	"github.com/pgparity/pgparity/internal/merkle"
 	"github.com/pgparity/pgparity/internal/report"
 	"github.com/pgparity/pgparity/internal/sandbox"
@@ -87,6 +90,16 @@ func build(t *testing.T, pools cluster.Pools, table string, block int) *merkle.R
 		t.Fatalf("build %s: %v", table, err)
 	}
 	return r
+}
+
+// marksOf is the marks table of public.table on node p.
+func marksOf(t *testing.T, p *cluster.Pool, table string) string {
+	t.Helper()
+	var relid uint32
+	if err := p.QueryRow(testContext(t), "SELECT pg_catalog.to_regclass($1)::oid", pgx.Identifier{"public", table}.Sanitize()).Scan(&relid); err != nil {
+		t.Fatal(err)
+	}
+	return marks.Table(relid)
 }
 
 // treeDiff checks and drains every node, as `mtree table-diff` does, and runs the tree

@@ -51,7 +51,7 @@ func TestForAllTablesPublicationReplicatesNothingOfOurs(t *testing.T) {
 				return v == "u"
 			})
 			var marks int
-			if err := pools[1].QueryRow(ctx, "SELECT count(*) FROM pgparity.marks").Scan(&marks); err != nil {
+			if err := pools[1].QueryRow(ctx, "SELECT count(*) FROM "+marksOf(t, pools[1], "f")).Scan(&marks); err != nil {
 				t.Fatal(err)
 			}
 			if tracker == cdc.Trigger && marks != 3 { // insert 1000, update 7 (old and new key)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // Schema is the schema holding pgparity's state on every node.
@@ -35,7 +36,7 @@ func Initialized(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }) (bool, error) {
 	var ok bool
-	err := q.QueryRow(ctx, "SELECT pg_catalog.to_regclass('pgparity.marks') IS NOT NULL").Scan(&ok)
+	err := q.QueryRow(ctx, "SELECT pg_catalog.to_regclass('pgparity.leaves') IS NOT NULL").Scan(&ok)
 	return ok, err
 }
 
@@ -63,15 +64,37 @@ func Teardown(ctx context.Context, p *cluster.Pool) error {
 	return nil
 }
 
-// Forget removes the tree of the table relid from the node (its leaves and marks).
+// Forget removes the tree of schema.table from the node: its leaves and its marks table (the
+// table's tracking must be removed first: a trigger whose marks table is gone fails the writes).
 func Forget(ctx context.Context, p *cluster.Pool, schema, table string) error {
-	_, err := p.Exec(ctx, `WITH t AS (DELETE FROM pgparity.trees WHERE schema_name = $1 AND table_name = $2 RETURNING relid),
-  l AS (DELETE FROM pgparity.leaves WHERE tree IN (SELECT relid FROM t))
-DELETE FROM pgparity.marks WHERE tree IN (SELECT relid FROM t)`, schema, table)
-	if err != nil && !isUndefinedTable(err) {
+	fail := func(err error) error {
+		if err == nil || isUndefinedTable(err) {
+			return nil
+		}
 		return &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("remove the tree of %s.%s: %w", schema, table, err)}
 	}
-	return nil
+	tx, err := p.Begin(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// the marks table of the table as it is now, and of the table the tree was built on
+	rows, err := tx.Query(ctx, `WITH t AS (DELETE FROM pgparity.trees WHERE schema_name = $1 AND table_name = $2 RETURNING relid),
+  l AS (DELETE FROM pgparity.leaves WHERE tree IN (SELECT relid FROM t))
+SELECT relid FROM t UNION SELECT pg_catalog.to_regclass($3)::oid WHERE pg_catalog.to_regclass($3) IS NOT NULL`, schema, table, pgx.Identifier{schema, table}.Sanitize())
+	if err != nil {
+		return fail(err)
+	}
+	relids, err := pgx.CollectRows(rows, pgx.RowTo[uint32])
+	if err != nil {
+		return fail(err)
+	}
+	for _, relid := range relids {
+		if _, err := tx.Exec(ctx, marks.Drop(relid)); err != nil {
+			return fail(err)
+		}
+	}
+	return fail(tx.Commit(ctx))
 }
 
 func isUndefinedTable(err error) bool {

@@ -21,12 +21,8 @@ CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.leaves (
     sum  text NOT NULL, -- exact integer sum of mixed row hashes (numeric as text)
     PRIMARY KEY (tree, leaf)
 );
-CREATE UNLOGGED TABLE IF NOT EXISTS pgparity.marks (
-    tree oid NOT NULL,
-    k    text[],
-    xid  xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
-);
-CREATE INDEX IF NOT EXISTS marks_tree ON pgparity.marks (tree);
+-- Change marks: one table per tree, pgparity."marks_<relid>", created when the table's tracking
+-- starts (package marks).
 -- Added in 0.1: the digest of every leaf sum (rows, two 64-bit lanes, see root.go) and of the
 -- boundaries, so that a re-check reads only the leaves its changes fall in.
 ALTER TABLE pgparity.trees ADD COLUMN IF NOT EXISTS layout text;

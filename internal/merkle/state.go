@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/encode"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // maxMarks is how many change marks a node's leaves are looked up for; past it every leaf of the
@@ -110,8 +111,7 @@ func readState(ctx context.Context, tx pgx.Tx, t *Tree, pl placement, ks keySQL)
 // markedLeavesSQL): st.dirty, and st.keys when there are few enough to list.
 func readMarks(ctx context.Context, tx pgx.Tx, st *nodeState, relid uint32, sql string, args []any) error {
 	var anyAll bool
-	if err := tx.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM pgparity.marks WHERE tree = $1",
-		relid).Scan(&st.marks, &anyAll); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM "+marks.Table(relid)).Scan(&st.marks, &anyAll); err != nil {
 		return fmt.Errorf("count change marks: %w", err)
 	}
 	st.usable = true

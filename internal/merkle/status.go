@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgparity/pgparity/internal/catalog"
 	"github.com/pgparity/pgparity/internal/cluster"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // TreeStatus is one table's tree on one node.
@@ -35,7 +36,7 @@ func Status(ctx context.Context, p *cluster.Pool) ([]TreeStatus, error) {
 	}
 	rows, err := p.Query(ctx, `SELECT t.relid, t.schema_name, t.table_name, t.block_size, t.rule_version, t.built_at, t.updated_at,
   (SELECT count(*) FROM pgparity.leaves l WHERE l.tree = t.relid), (SELECT coalesce(sum(cnt), 0) FROM pgparity.leaves l WHERE l.tree = t.relid),
-  (SELECT count(*) FROM pgparity.marks m WHERE m.tree = t.relid), (SELECT coalesce(bool_or(m.k IS NULL), false) FROM pgparity.marks m WHERE m.tree = t.relid)
+  `+marks.Exists("t.relid")+`
 FROM pgparity.trees t ORDER BY t.schema_name, t.table_name`)
 	if err != nil {
 		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read trees: %w", err)}
@@ -43,17 +44,20 @@ FROM pgparity.trees t ORDER BY t.schema_name, t.table_name`)
 	var out []TreeStatus
 	var relids []uint32
 	var schemas, names []string
+	var haveMarks []bool
 	for rows.Next() {
 		s := TreeStatus{Node: p.Node.Name}
 		var relid uint32
 		var schema, name string
-		if err := rows.Scan(&relid, &schema, &name, &s.BlockSize, &s.RuleVersion, &s.BuiltAt, &s.UpdatedAt, &s.Leaves, &s.Rows, &s.Marks, &s.AllDirty); err != nil {
+		var tracked bool
+		if err := rows.Scan(&relid, &schema, &name, &s.BlockSize, &s.RuleVersion, &s.BuiltAt, &s.UpdatedAt, &s.Leaves, &s.Rows, &tracked); err != nil {
 			rows.Close()
 			return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read trees: %w", err)}
 		}
 		s.Table = pgx.Identifier{schema, name}.Sanitize()
 		out = append(out, s)
 		relids, schemas, names = append(relids, relid), append(schemas, schema), append(names, name)
+		haveMarks = append(haveMarks, tracked)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -61,6 +65,14 @@ FROM pgparity.trees t ORDER BY t.schema_name, t.table_name`)
 	}
 	for i := range out {
 		s := &out[i]
+		// a tree without its marks table was built by an earlier pgparity (a re-check says so)
+		s.AllDirty = !haveMarks[i]
+		if haveMarks[i] {
+			err := p.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM "+marks.Table(relids[i])).Scan(&s.Marks, &s.AllDirty)
+			if err != nil {
+				return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("count change marks: %w", err)}
+			}
+		}
 		if s.AllDirty || s.Marks > maxMarks {
 			s.AllDirty, s.DirtyLeaves = true, s.Leaves
 			continue

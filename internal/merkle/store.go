@@ -9,6 +9,7 @@ import (
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/encode"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // store writes node p's leaf sums (sums[l] for every leaf l with write[l]) and deletes the change
@@ -116,7 +117,7 @@ WHERE relid = $1 AND generation = $2`, relid, st.generation, encode.RowHashVersi
 FROM unnest($2::int4[], $3::int8[], $4::text[]) AS v(leaf, cnt, sum) WHERE l.tree = $1 AND l.leaf = v.leaf`, relid, leaves, cnts, texts)
 		}
 	}
-	b.Queue("DELETE FROM pgparity.marks WHERE tree = $1 AND pg_catalog.pg_visible_in_snapshot(xid, $2::pg_snapshot)", relid, st.snapshot)
+	b.Queue("DELETE FROM "+marks.Table(relid)+" WHERE pg_catalog.pg_visible_in_snapshot(xid, $1::pg_snapshot)", st.snapshot)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fail("write leaves", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/marks"
 	"github.com/pgparity/pgparity/internal/report"
 )
 
@@ -537,8 +538,8 @@ func fewMarks(ctx context.Context, pools cluster.Pools, pls []placement) (bool, 
 		}
 		var n int64
 		var whole bool
-		err := p.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM (SELECT k FROM pgparity.marks WHERE tree = $1 LIMIT $2) AS m",
-			pls[i].relid, maxKeyMarks+1).Scan(&n, &whole)
+		err := p.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(k IS NULL), false) FROM (SELECT k FROM "+marks.Table(pls[i].relid)+" LIMIT $1) AS m",
+			maxKeyMarks+1).Scan(&n, &whole)
 		if err != nil {
 			return false, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("count change marks: %w", err)}
 		}

@@ -56,6 +56,9 @@ func TestTeardownLeavesNothing(t *testing.T) {
 			if tracker == cdc.Trigger && (count(objects["triggers"]) != 3*6 || count(objects["functions"]) != 3*2) {
 				t.Errorf("after teardown-table: %d triggers, %d functions", count(objects["triggers"]), count(objects["functions"]))
 			}
+			if n := count(objects["relations"]); n != 3*5 { // the marks table of "B c" went with its tree
+				t.Errorf("relations of pgparity after teardown-table: %d, want 15", n)
+			}
 			if n := count("SELECT count(*) FROM pgparity.trees"); n != 3 {
 				t.Errorf("trees after teardown-table: %d, want 3", n)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
 	"github.com/pgparity/pgparity/internal/fault"
+	"github.com/pgparity/pgparity/internal/marks"
 )
 
 // Tree is a table's tree as stored on the nodes: the same leaf boundaries everywhere. Leaf 0 is
@@ -120,8 +121,9 @@ func locateOn(ctx context.Context, p *cluster.Pool, schema, table, ident string)
 		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("look up %s: %w", ident, err)}
 	}
 	var storedRel uint32
-	err = p.QueryRow(ctx, `SELECT relid, rule_version, block_size, key_columns, layout FROM pgparity.trees
-WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl.version, &pl.block, &pl.key, &pl.layout)
+	var tracked bool
+	err = p.QueryRow(ctx, `SELECT relid, rule_version, block_size, key_columns, layout, `+marks.Exists("relid")+` FROM pgparity.trees
+WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl.version, &pl.block, &pl.key, &pl.layout, &tracked)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return pl, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("read the tree of %s: %w", ident, err)}
 	}
@@ -133,6 +135,8 @@ WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl
 		return pl, fault.Input("table %s does not exist on node %s", ident, p.Node.Name)
 	case pl.stored && storedRel != *relid:
 		return pl, fault.Input("table %s was dropped and recreated on node %s since `mtree build`: run `pgparity mtree build` again", ident, p.Node.Name)
+	case pl.stored && !tracked:
+		return pl, fault.Input("the tree of %s on node %s keeps no change marks of this pgparity version (built by an earlier one): run `pgparity mtree build` again", ident, p.Node.Name)
 	}
 	pl.relid = *relid
 	return pl, nil
@@ -237,7 +241,7 @@ func (s keySQL) markedLeavesSQL(relid uint32) (string, []any) {
 		lo = append(lo, s.typed("l.lo["+strconv.Itoa(i+1)+"]", i))
 		k = append(k, s.typed("s.k["+strconv.Itoa(i+1)+"]", i))
 	}
-	return `WITH RECURSIVE m AS (SELECT DISTINCT k FROM pgparity.marks WHERE tree = $1 AND k IS NOT NULL),
+	return `WITH RECURSIVE m AS (SELECT DISTINCT k FROM ` + marks.Table(relid) + ` WHERE k IS NOT NULL),
 s AS (
   SELECT m.k, 0 AS lo, (SELECT coalesce(max(leaf), 0) FROM pgparity.leaves WHERE tree = $1) AS hi FROM m
   UNION ALL
