@@ -423,3 +423,27 @@ func TestTreeWithoutMarksTable(t *testing.T) {
 	db.Exec(t, `UPDATE mt SET v = 'n2' WHERE id = 250`, "n2")
 	wantKeys(t, "after a new build", checkEqual(t, pools, "mt", "after a new build"), "250")
 }
+
+// TestDrainAfterTeardownTable (cdc): changes of a table whose tree was removed (teardown-table:
+// its tracking, then its tree and marks table) are still in the slot; the next drain skips them
+// and records the other trees' marks.
+func TestDrainAfterTeardownTable(t *testing.T) {
+	db, pools := setup(t, cdc.CDC)
+	db.Exec(t, `CREATE TABLE ka (id int PRIMARY KEY, v text); CREATE TABLE kb (id int PRIMARY KEY, v text);
+INSERT INTO ka SELECT g, 'v' FROM generate_series(1, 300) g; INSERT INTO kb SELECT g, 'v' FROM generate_series(1, 300) g`)
+	build(t, pools, "ka", 100)
+	build(t, pools, "kb", 100)
+	db.Exec(t, `UPDATE kb SET v = 'n2' WHERE id = 10; UPDATE ka SET v = 'n2' WHERE id = 20`, "n2")
+	ctx := testContext(t)
+	if err := cdc.Untrack(ctx, pools[1], "public", "kb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := merkle.Forget(ctx, pools[1], "public", "kb"); err != nil {
+		t.Fatal(err)
+	}
+	var left bool
+	if err := pools[1].QueryRow(ctx, "SELECT pg_catalog.to_regclass($1) IS NOT NULL", marksOf(t, pools[1], "kb")).Scan(&left); err != nil || left {
+		t.Fatalf("marks table of kb on n2 after teardown-table: %v %v", left, err)
+	}
+	wantKeys(t, "after teardown-table of another tree", checkEqual(t, pools, "ka", "after teardown-table of another tree"), "20")
+}
