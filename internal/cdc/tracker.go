@@ -130,8 +130,9 @@ func Check(ctx context.Context, p *cluster.Pool, schema, table string) error {
 	var ok, widen bool
 	var relid uint32
 	if kind != "" {
-		// without a stored tree or without the table there is nothing to check (the tree reports why)
-		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pgparity.trees WHERE schema_name = $1 AND table_name = $2)
+		// without a stored tree, its marks table (a tree of an earlier pgparity) or the table
+		// there is nothing to check (the tree reports why)
+		err = p.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pgparity.trees t WHERE schema_name = $1 AND table_name = $2 AND `+marks.Exists("t.relid")+`)
   AND pg_catalog.to_regclass($3) IS NOT NULL`, schema, table, ident).Scan(&ok)
 		if err != nil || !ok {
 			return err

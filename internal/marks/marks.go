@@ -12,6 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// prefix starts the name of every marks table (the tree's relid follows).
+const prefix = "marks_"
+
 // Table is the marks table of the tree of relid, quoted.
 func Table(relid uint32) string {
 	return pgx.Identifier{"pgparity", Name(relid)}.Sanitize()
@@ -19,7 +22,7 @@ func Table(relid uint32) string {
 
 // Name is the unqualified name of the marks table of relid.
 func Name(relid uint32) string {
-	return "marks_" + strconv.FormatUint(uint64(relid), 10)
+	return prefix + strconv.FormatUint(uint64(relid), 10)
 }
 
 // Create returns the statements creating the marks table of relid when missing. Every writer may
@@ -40,5 +43,5 @@ func Drop(relid uint32) string {
 // Exists is the SQL expression (over an oid expression relid) telling whether the marks table
 // of relid exists.
 func Exists(relid string) string {
-	return "pg_catalog.to_regclass('pgparity.marks_' || (" + relid + ")::text) IS NOT NULL"
+	return "pg_catalog.to_regclass('pgparity." + prefix + "' || (" + relid + ")::text) IS NOT NULL"
 }

@@ -411,6 +411,11 @@ func TestTreeWithoutMarksTable(t *testing.T) {
 	build(t, pools, "mt", 100)
 	db.Exec(t, `DROP TABLE `+marksOf(t, pools[1], "mt"), "n2")
 	ctx := testContext(t)
+	db.Exec(t, `CREATE FUNCTION mt_before() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER mt_before BEFORE UPDATE ON mt FOR EACH ROW EXECUTE FUNCTION mt_before()`, "n2")
+	if err := cdc.Check(ctx, pools[1], "public", "mt"); err != nil { // nothing to widen without a marks table: the tree reports it
+		t.Fatalf("check without a marks table: %v", err)
+	}
 	_, err := merkle.Sync(ctx, pools, opts("mt"), &verdicts{})
 	if !fault.IsInput(err) || !strings.Contains(err.Error(), `the tree of "public"."mt" on node n2 keeps no change marks of this pgparity version (built by an earlier one): run `+"`pgparity mtree build`"+` again`) {
 		t.Fatalf("re-check without a marks table: %v", err)
