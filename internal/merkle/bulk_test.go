@@ -19,8 +19,9 @@ func TestBulkStatementEscalates(t *testing.T) {
 			db.Exec(t, `UPDATE bk SET v = 'bulk' WHERE id % 3 <> 0 OR id > 20`, "n2")
 			got, res := treeDiff(t, pools, "bk")
 			sameVerdicts(t, "after the bulk update", got, fullDiff(t, pools, "bk"))
-			if len(got) != cdc.MaxKeys+500-6 || res.Rehashed != res.Leaves {
-				t.Errorf("bulk: %d keys differ, %d of %d leaves rehashed; want %d keys and every leaf", len(got), res.Rehashed, res.Leaves, cdc.MaxKeys+500-6)
+			if len(got) != cdc.MaxKeys+500-6 || res.Rehashed != res.Leaves || res.Workers != opts("").Concurrency {
+				t.Errorf("bulk: %d keys differ, %d of %d leaves rehashed, %d workers; want %d keys, every leaf, %d workers",
+					len(got), res.Rehashed, res.Leaves, res.Workers, cdc.MaxKeys+500-6, opts("").Concurrency)
 			}
 			db.Exec(t, `UPDATE bk SET v = 'bulk' WHERE id = 3; DELETE FROM bk WHERE id = 6`, "n2")
 			got, _ = treeDiff(t, pools, "bk")

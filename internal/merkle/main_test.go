@@ -43,11 +43,14 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// setup creates a fresh database, pools on it, and sets up the tracker on every node.
+// setup creates a fresh database, pools on it, and sets up the tracker on every node. The pools
+// hold as many connections per node as opts asks workers for, as the commands' defaults do: a
+// re-check that took a connection beside its snapshots would wait for ever (until the test's
+// deadline), and one that kept a connection spare would work with one worker (Result.Workers).
 func setup(t *testing.T, tracker string) (*sandbox.DB, cluster.Pools) {
 	t.Helper()
 	db := sandbox.NewDB(t)
-	pools := sandboxtest.Pools(t, db, 4, nodes...)
+	pools := sandboxtest.Pools(t, db, opts("").Concurrency, nodes...)
 	ctx := testContext(t)
 	for _, p := range pools {
 		if err := merkle.Init(ctx, p); err != nil {

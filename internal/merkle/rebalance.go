@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgparity/pgparity/internal/cluster"
 	"github.com/pgparity/pgparity/internal/diff"
 )
 
@@ -24,7 +23,7 @@ type group struct {
 // snapshots) and merges a leaf that shrank below a quarter of the block size into its neighbour
 // when both together hold at most a block. It changes t.Bounds and sums (per node, per leaf) in
 // place, identically for every node, and reports whether the layout changed.
-func rebalance(ctx context.Context, c *diff.Comparer, pools cluster.Pools, t *Tree, sums [][]diff.RangeSum, dirty []bool, splits, merges *int) (bool, error) {
+func rebalance(ctx context.Context, c *diff.Comparer, t *Tree, sums [][]diff.RangeSum, dirty []bool, splits, merges *int) (bool, error) {
 	block := int64(t.BlockSize)
 	most := func(l int) (int64, int) {
 		var m int64
@@ -41,7 +40,7 @@ func rebalance(ctx context.Context, c *diff.Comparer, pools cluster.Pools, t *Tr
 	for l := 0; l < t.Leaves(); l++ {
 		rows, node := most(l)
 		if dirty[l] && rows > 2*block {
-			inner, err := splitBounds(ctx, pools[node], c, t, l)
+			inner, err := splitBounds(ctx, c, node, t, l)
 			if err != nil {
 				return false, err
 			}
@@ -120,25 +119,28 @@ func addSums(in []diff.RangeSum) (diff.RangeSum, error) {
 	return out, nil
 }
 
-// splitBounds reads, on node p (outside the snapshots: any keys make valid boundaries; the sums
-// are hashed in the snapshots), every block-size-th key of leaf l in key order.
-func splitBounds(ctx context.Context, p *cluster.Pool, c *diff.Comparer, t *Tree, l int) ([]diff.Key, error) {
+// splitBounds reads, on node n in its snapshot (the comparison holds every connection it may
+// take), every block-size-th key of leaf l in key order.
+func splitBounds(ctx context.Context, c *diff.Comparer, n int, t *Tree, l int) ([]diff.Key, error) {
 	r := t.span(l, l)
 	sql, args := rangeQuantiles(c.Table(), r)
-	rows, err := p.Query(ctx, sql, append([]any{t.BlockSize}, args...)...)
-	if err != nil {
-		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("plan the split of leaf %d: %w", l, err)}
-	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (diff.Key, error) {
-		k := make(diff.Key, len(t.Key))
-		dest := make([]any, len(k))
-		for i := range k {
-			dest[i] = &k[i]
+	var keys []diff.Key
+	err := c.OnNode(ctx, n, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sql, append([]any{t.BlockSize}, args...)...)
+		if err == nil {
+			keys, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (diff.Key, error) {
+				k := make(diff.Key, len(t.Key))
+				dest := make([]any, len(k))
+				for i := range k {
+					dest[i] = &k[i]
+				}
+				return k, r.Scan(dest...)
+			})
 		}
-		return k, r.Scan(dest...)
+		if err != nil {
+			return fmt.Errorf("plan the split of leaf %d: %w", l, err)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("plan the split of leaf %d: %w", l, err)}
-	}
-	return keys, nil
+	return keys, err
 }

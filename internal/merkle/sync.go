@@ -40,6 +40,7 @@ type Result struct {
 	Lost      []string // nodes that had no usable stored tree (never built there, or a crash)
 	Splits    int      // leaves split because they grew past twice the block size
 	Merges    int      // leaves merged into a neighbour because they shrank
+	Workers   int      // snapshot connections per node the re-check worked on
 }
 
 // Sync brings the table's trees up to date on every node: inside one snapshot per node it
@@ -71,12 +72,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	} else if few {
 		opts.Concurrency = min(opts.Concurrency, fewWorkers) // a small re-check: open few connections
 	}
-	// Keep one connection of node 0 free for sorting marked keys (see markedKeys).
-	sorter := int(pools[0].Config().MaxConns) > max(1, opts.Concurrency)
-	if !sorter && pools[0].Config().MaxConns > 1 {
-		opts.Concurrency, sorter = int(pools[0].Config().MaxConns)-1, true
-	}
-	_, err = c.OpenAll(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
+	workers, err := c.OpenAll(ctx, opts.Concurrency, func(ctx context.Context, i int, tx pgx.Tx) error {
 		st, err := readState(ctx, tx, tree, pls[i], ks)
 		states[i] = st
 		return err
@@ -86,7 +82,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	}
 	defer c.Close(ctx)
 	step("snapshots and stored state read")
-	res := &Result{Leaves: tree.Leaves()}
+	res := &Result{Leaves: tree.Leaves(), Workers: workers}
 	dirty := make([]bool, tree.Leaves()) // on any node
 	for i, st := range states {
 		res.Marks += st.marks
@@ -130,10 +126,13 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 				return nil
 			}
 			if pls[i].stored { // no node holds the tree's layout: every leaf is rehashed on every node
-				if err := tree.readAllBounds(ctx, pools[i], pls[i].relid); err != nil {
-					return &cluster.NodeError{Node: pools[i].Node.Name, Err: fmt.Errorf("read the leaves: %w", err)}
-				}
-				return nil
+				// in the snapshot: the comparison holds every connection it may take
+				return c.OnNode(ctx, i, func(tx pgx.Tx) error {
+					if err := tree.readAllBounds(ctx, tx, pls[i].relid); err != nil {
+						return fmt.Errorf("read the leaves: %w", err)
+					}
+					return nil
+				})
 			}
 		}
 		return fmt.Errorf("no node holds the boundaries of %s.%s", tree.Schema, tree.Table)
@@ -229,10 +228,8 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	if sink != nil {
 		sum := func(leaf, node int) diff.RangeSum { return sums[node][leaf] }
 		var keyed map[int][]diff.Key
-		if sorter {
-			if keyed, err = markedKeys(ctx, pools[0], c, states, sums, dirty); err != nil {
-				return nil, err
-			}
+		if keyed, err = markedKeys(ctx, c, states, sums, dirty); err != nil {
+			return nil, err
 		}
 		slog.Debug("mtree sync", "step", "marked keys listed", "leaves", len(keyed), "seconds", time.Since(started).Seconds())
 		leaves, rows := dirtyList, make([]int64, len(pools))
@@ -265,7 +262,7 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 		fill()
 	}
 	if complete {
-		if relayout, err = rebalance(ctx, c, pools, tree, sums, dirty, &res.Splits, &res.Merges); err != nil {
+		if relayout, err = rebalance(ctx, c, tree, sums, dirty, &res.Splits, &res.Merges); err != nil {
 			return nil, err
 		}
 	}
@@ -472,9 +469,10 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool, need f
 // markedKeys lists, in key order, the marked keys of every dirty leaf that now differs across
 // nodes but matched on every node before its changes: every node's stored sum was usable and
 // equal, and every change since is marked by key, so only those keys can differ and a lookup of
-// them finds exactly what a drill-down would. The keys are sorted on node p (outside the
-// snapshots: literals only) with the range filters' ordering.
-func markedKeys(ctx context.Context, p *cluster.Pool, c *diff.Comparer, states []*nodeState, sums [][]diff.RangeSum, dirty []bool) (map[int][]diff.Key, error) {
+// them finds exactly what a drill-down would. The keys are sorted on the first node, with the
+// range filters' ordering, on its first snapshot connection (idle between the rehash and the
+// comparison; the sort reads literals only).
+func markedKeys(ctx context.Context, c *diff.Comparer, states []*nodeState, sums [][]diff.RangeSum, dirty []bool) (map[int][]diff.Key, error) {
 	for _, st := range states {
 		if !st.usable || st.all || st.keys == nil {
 			return nil, nil
@@ -508,13 +506,19 @@ func markedKeys(ctx context.Context, p *cluster.Pool, c *diff.Comparer, states [
 		return nil, nil
 	}
 	sql, args := newKeySQL(c.Table()).sortKeysSQL(keys)
-	rows, err := p.Query(ctx, sql, args...)
+	var order []int64
+	err := c.OnNode(ctx, 0, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err == nil {
+			order, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		}
+		if err != nil {
+			return fmt.Errorf("sort marked keys: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("sort marked keys: %w", err)}
-	}
-	order, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, &cluster.NodeError{Node: p.Node.Name, Err: fmt.Errorf("sort marked keys: %w", err)}
+		return nil, err
 	}
 	out := map[int][]diff.Key{}
 	for _, o := range order {

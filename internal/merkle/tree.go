@@ -142,10 +142,15 @@ WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl
 	return pl, nil
 }
 
-// readAllBounds reads every boundary of the tree stored on node p (the lower bounds of leaves
-// 1..n-1) outside any snapshot, and its layout digest.
-func (t *Tree) readAllBounds(ctx context.Context, p *cluster.Pool, relid uint32) error {
-	rows, err := p.Query(ctx, "SELECT lo FROM pgparity.leaves WHERE tree = $1 AND leaf > 0 ORDER BY leaf", relid)
+// querier runs a query: a pool, or a snapshot's transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// readAllBounds reads every boundary of the tree stored on a node (the lower bounds of leaves
+// 1..n-1) with q, and its layout digest.
+func (t *Tree) readAllBounds(ctx context.Context, q querier, relid uint32) error {
+	rows, err := q.Query(ctx, "SELECT lo FROM pgparity.leaves WHERE tree = $1 AND leaf > 0 ORDER BY leaf", relid)
 	if err != nil {
 		return err
 	}
