@@ -57,7 +57,7 @@ func (e *engine) scanRanges(ctx context.Context, ranges []Range, out *emitter) (
 						differing.Add(1)
 					}
 					for _, sub := range subs {
-						found, err := e.drillDown(gctx, w, r.sub(sub), sums, sub)
+						found, err := e.drillDown(gctx, w, r.sub(sub), sums, sub, nil)
 						if err != nil {
 							return err
 						}
@@ -146,8 +146,9 @@ func representatives(sums []map[int]RangeSum, sub int) []int {
 // or new node), every row is likely to differ, so it streams whole rows at once instead (one scan,
 // no lookups). Either way each differing key is looked up by key on every group that did not
 // stream it, so a key is judged by key equality on every node. Memory is bounded by the
-// sub-range's size.
-func (e *engine) drillDown(ctx context.Context, w int, r Range, sums []map[int]RangeSum, sub int) ([]report.Entry, error) {
+// sub-range's size. A node whose pre[i] is not nil is not read: pre[i] are its rows (key and row
+// hash) of r, streamed earlier in the same snapshot.
+func (e *engine) drillDown(ctx context.Context, w int, r Range, sums []map[int]RangeSum, sub int, pre [][]keyRow) ([]report.Entry, error) {
 	reps := representatives(sums, sub)
 	var groups []int
 	var lo, hi int64 = -1, 0
@@ -168,6 +169,14 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, sums []map[int]R
 	nKey := len(e.q.key)
 	err := e.onEveryNode(ctx, func(ctx context.Context, i int, tx pgx.Tx) error {
 		if reps[i] != i {
+			return nil
+		}
+		if pre != nil && pre[i] != nil {
+			mu.Lock()
+			for _, kr := range pre[i] {
+				found.put(kr.key, i, kr.row)
+			}
+			mu.Unlock()
 			return nil
 		}
 		rows, err := tx.Query(ctx, sql, args...)
@@ -215,11 +224,12 @@ func (e *engine) drillDown(ctx context.Context, w int, r Range, sums []map[int]R
 		return nil, nil
 	}
 	// Fetch by key what the stream did not bring: every group's rows when only hashes were
-	// streamed; the groups that lacked the key when whole rows were.
+	// streamed (or given in pre); the groups that lacked the key when whole rows were.
 	fetch := make([][]Key, len(e.nodes))
 	for _, g := range groups {
+		hashOnly := !whole || pre != nil && pre[g] != nil
 		for _, k := range keys {
-			if !whole || found.byID[k.id()].rows[g] == nil {
+			if hashOnly || found.byID[k.id()].rows[g] == nil {
 				fetch[g] = append(fetch[g], k)
 			}
 		}

@@ -117,7 +117,7 @@ func DifferingSubs(sums []map[int]RangeSum, nSubs int) []int { return differingS
 // DrillDown returns the entries of the differing keys of sub-range sub of r, in key order, read
 // in the open snapshots.
 func (c *Comparer) DrillDown(ctx context.Context, w int, r Range, sums []map[int]RangeSum, sub int) ([]report.Entry, error) {
-	return c.e.drillDown(ctx, w, r.sub(sub), sums, sub)
+	return c.e.drillDown(ctx, w, r.sub(sub), sums, sub, nil)
 }
 
 // FetchEntries reads the rows of keys on every node (by key equality, in the open snapshots) and

@@ -144,6 +144,17 @@ func (q *queries) rangeRows(r Range, whole bool, until any) (string, []any) {
 	return "SELECT " + q.keyTexts() + cols + ", " + q.hash + recent + " FROM " + q.from + w, args
 }
 
+// rangeRowsBySub streams (key texts..., row hash, sub-range) of one range: the sub-range by the
+// same bucketing as rangeHash, so a row counts in the same sub-range either way.
+func (q *queries) rangeRowsBySub(r Range) (string, []any) {
+	w, args := q.rangeFilter(r)
+	bucket := "0"
+	if len(r.Subs) > 0 {
+		bucket, args = q.bucket(r.Subs, 0, len(r.Subs), args)
+	}
+	return "SELECT " + q.keyTexts() + ", " + q.hash + ", " + bucket + " FROM " + q.from + w, args
+}
+
 // recent is true for a row whose last writing transaction committed after the --until time
 // (parameter n). A row without a known commit time (committed before track_commit_timestamp
 // was on, or frozen) is old enough.

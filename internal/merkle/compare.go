@@ -2,6 +2,7 @@ package merkle
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,11 +14,15 @@ import (
 
 // compare finds the leaves whose sums differ across nodes among leaves (sorted; nil = every
 // leaf; the others are known equal), drills into them in the open snapshots, and streams their
-// differing keys to sink in leaf order. rows is each node's row count. A differing leaf listed in
-// keyed (it matched on every node before its changes, so only its marked keys can differ) is
+// differing keys to sink in leaf order. sums[node][leaf] are the leaf sums in the snapshots,
+// except on the stream spans' nodes, where streamCheck fills them in (streamed marks their
+// leaves). rows returns each node's row count once they are all known. A differing leaf listed
+// in keyed (it matched on every node before its changes, so only its marked keys can differ) is
 // re-checked by looking up those keys (in key order) instead of drilling into it.
-func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node int) diff.RangeSum, leaves []int, rows []int64, keyed map[int][]diff.Key, sink report.Sink, started time.Time) (*report.Diff, int, error) {
+func compare(ctx context.Context, c *diff.Comparer, t *Tree, sums [][]diff.RangeSum, leaves []int, streams []streamSpan, streamed []bool,
+	rows func() []int64, keyed map[int][]diff.Key, sink report.Sink, started time.Time) (*report.Diff, int, error) {
 	nodes := c.Nodes()
+	sum := func(leaf, node int) diff.RangeSum { return sums[node][leaf] }
 	d := c.Header(started)
 	d.Options.BlockSize = t.BlockSize
 	if err := sink.Begin(d); err != nil {
@@ -29,44 +34,65 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 			leaves[l] = l
 		}
 	}
-	var differing []int
+	// work items in leaf order: runs of differing leaves, and stream spans
+	var items []item
+	var run []int
+	flush := func() error {
+		its, err := checkItems(t, run, sum, keyed, len(nodes))
+		items, run = append(items, its...), nil
+		return err
+	}
+	differing, next := 0, 0
 	for _, l := range leaves {
-		first := sum(l, 0)
-		same := true
-		for n := range nodes {
-			same = same && sum(l, n) == first
+		if streamed != nil && streamed[l] {
+			if next < len(streams) && streams[next].first == l {
+				if err := flush(); err != nil {
+					return nil, 0, err
+				}
+				items = append(items, item{stream: &streams[next]})
+				next++
+			}
+			continue
 		}
-		if !same {
-			differing = append(differing, l)
+		if differs(sums, l) {
+			run = append(run, l)
+			differing++
 		}
 	}
-	tally := report.NewTally(nodes)
-	items, err := checkItems(t, differing, sum, keyed, len(nodes))
-	if err != nil {
+	if err := flush(); err != nil {
 		return nil, 0, err
 	}
+	if next != len(streams) {
+		return nil, 0, fmt.Errorf("internal error: %d of %d stream spans among the leaves compared", next, len(streams))
+	}
+	tally := report.NewTally(nodes)
 	for start := 0; start < len(items); start += c.Workers() {
 		batch := items[start:min(len(items), start+c.Workers())]
 		found := make([][]report.Entry, len(batch))
+		more := make([]int, len(batch))
 		g, gctx := errgroup.WithContext(ctx)
 		for w, it := range batch {
 			g.Go(func() error {
 				var err error
-				if it.keys != nil {
+				switch {
+				case it.stream != nil:
+					found[w], more[w], err = streamCheck(gctx, c, t, w, *it.stream, sums)
+				case it.keys != nil:
 					found[w], err = c.FetchEntries(gctx, w, it.keys)
-					return err
+				default:
+					sp := it.span
+					r := t.span(sp.first, sp.last)
+					r.Subs = nil
+					found[w], err = c.DrillDown(gctx, w, r, sp.sums, 0)
 				}
-				sp := it.span
-				r := t.span(sp.first, sp.last)
-				r.Subs = nil
-				found[w], err = c.DrillDown(gctx, w, r, sp.sums, 0)
 				return err
 			})
 		}
 		if err := g.Wait(); err != nil {
 			return nil, 0, err
 		}
-		for _, entries := range found {
+		for w, entries := range found {
+			differing += more[w]
 			for i := range entries {
 				if err := sink.Entry(&entries[i]); err != nil {
 					return nil, 0, err
@@ -80,10 +106,11 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 	s := &d.Summary
 	s.DurationSeconds = d.FinishedAt.Sub(started).Seconds()
 	s.RowsCompared = map[string]int64{}
+	counts := rows()
 	for n, name := range nodes {
-		s.RowsCompared[name] = rows[n]
+		s.RowsCompared[name] = counts[n]
 	}
-	s.Ranges, s.RangesDiffering = t.Leaves(), len(differing)
+	s.Ranges, s.RangesDiffering = t.Leaves(), differing
 	tally.Fill(s)
 	s.Status = report.StatusMatch
 	if s.DifferingKeys > 0 {
@@ -92,16 +119,18 @@ func compare(ctx context.Context, c *diff.Comparer, t *Tree, sum func(leaf, node
 	if err := sink.End(d); err != nil {
 		return nil, 0, err
 	}
-	return d, len(differing), nil
+	return d, differing, nil
 }
 
 // keyBatch bounds the marked keys looked up at once.
 const keyBatch = 2000
 
-// item is one unit of re-check work: a span to drill into, or marked keys to look up.
+// item is one unit of re-check work: a span to drill into, marked keys to look up, or a span
+// to stream.
 type item struct {
-	span span
-	keys []diff.Key
+	span   span
+	keys   []diff.Key
+	stream *streamSpan
 }
 
 // checkItems turns the differing leaves, in order, into drill-down spans and key look-ups.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,14 @@ func (v *verdicts) End(*report.Diff) error   { return nil }
 func (v *verdicts) Entry(e *report.Entry) error {
 	var parts []string
 	for _, ver := range e.Versions {
-		parts = append(parts, fmt.Sprintf("%v:%d", ver.Nodes, ver.Hash))
+		vals := make([]string, len(ver.Values))
+		for i, v := range ver.Values {
+			vals[i] = "NULL"
+			if v != nil {
+				vals[i] = strconv.Quote(*v)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%v:%d:(%s)", ver.Nodes, ver.Hash, strings.Join(vals, ",")))
 	}
 	sort.Strings(parts)
 	v.keys[strings.Join(e.Key, ",")] = strings.Join(parts, " ")

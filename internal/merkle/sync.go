@@ -31,7 +31,8 @@ type Options struct {
 type Result struct {
 	Diff      *report.Diff // the finished header and summary (Sync with a sink only)
 	Leaves    int
-	Rehashed  int      // leaves hashed in this run (on at least one node)
+	Rehashed  int      // leaves hashed in this run (on at least one node), streamed ones included
+	Streamed  int      // leaves whose rows the comparison streamed on the nodes they changed on (see streamSpans)
 	Hashed    int      // leaf hashes computed, summed over the nodes (a leaf is rehashed only where marked)
 	Read      int      // stored leaf sums read, summed over the nodes (the changed leaves' neighbourhood, or all)
 	Differing int      // leaves whose sums differ across nodes
@@ -196,60 +197,96 @@ func Sync(ctx context.Context, pools cluster.Pools, opts Options, sink report.Si
 	}
 	// A leaf is rehashed only on the nodes it is marked on (or whose state is not usable): on
 	// the others its stored sum is its content in the snapshot, since every change is marked.
-	fresh, err := rehash(ctx, c, tree, dirty, func(l, n int) bool { return states[n].all || states[n].dirty[l] })
+	need := func(l, n int) bool { return states[n].all || states[n].dirty[l] }
+	// Leaves changed on some nodes only are streamed by the comparison instead (see streamSpans),
+	// unless their marked keys can be looked up (markedKeys).
+	var streams []streamSpan
+	var streamed []bool
+	toHash := dirty
+	if sink != nil && !keyable(states) {
+		streams, streamed = streamSpans(dirty, need, func(l, n int) diff.RangeSum { return states[n].sums[l] }, len(pools))
+		toHash = make([]bool, len(dirty))
+		for l := range dirty {
+			toHash[l] = dirty[l] && !streamed[l]
+			if streamed[l] {
+				res.Streamed++
+			}
+		}
+	}
+	rehashed, err := rehash(ctx, c, tree, toHash, need)
 	if err != nil {
 		return nil, err
 	}
-	res.Rehashed = len(fresh)
-	step("dirty leaves rehashed")
+	slog.Debug("mtree sync", "step", "dirty leaves rehashed", "leaves", len(rehashed), "to stream", res.Streamed, "seconds", time.Since(started).Seconds())
 	sums := make([][]diff.RangeSum, len(pools)) // per node, per leaf, as of the snapshots
-	written := make([][]bool, len(pools))       // per node, the leaves rehashed there
+	written := make([][]bool, len(pools))       // per node, the leaves rehashed (or streamed) there
 	fill := func() {
 		for n := range sums {
 			sums[n] = make([]diff.RangeSum, tree.Leaves())
 			written[n] = make([]bool, tree.Leaves())
 			for l := range sums[n] {
-				if f, ok := fresh[l]; ok && f[n].hashed {
+				switch f, ok := rehashed[l]; {
+				case ok && f[n].hashed:
 					sums[n][l], written[n][l] = f[n].sum, true
-				} else {
+				case streamed != nil && streamed[l] && need(l, n):
+					// streamed in the comparison (its stored sum may not exist)
+				default:
 					sums[n][l] = states[n].sums[l]
 				}
 			}
 		}
 	}
 	fill()
-	for n := range written {
-		for _, w := range written[n] {
-			if w {
-				res.Hashed++
-			}
-		}
-	}
 	if sink != nil {
-		sum := func(leaf, node int) diff.RangeSum { return sums[node][leaf] }
 		var keyed map[int][]diff.Key
 		if keyed, err = markedKeys(ctx, c, states, sums, dirty); err != nil {
 			return nil, err
 		}
 		slog.Debug("mtree sync", "step", "marked keys listed", "leaves", len(keyed), "seconds", time.Since(started).Seconds())
-		leaves, rows := dirtyList, make([]int64, len(pools))
+		leaves := dirtyList
 		if complete {
 			leaves = nil // every leaf
-			for n := range rows {
-				for _, s := range sums[n] {
-					rows[n] += s.Count
-				}
-			}
-		} else {
+		}
+		rows := func() []int64 {
+			rows := make([]int64, len(pools))
 			for n, st := range states {
+				if complete {
+					for _, s := range sums[n] {
+						rows[n] += s.Count
+					}
+					continue
+				}
 				rows[n] = st.root.rows
 				for _, l := range dirtyList {
 					rows[n] += sums[n][l].Count - st.sums[l].Count
 				}
 			}
+			return rows
 		}
-		if res.Diff, res.Differing, err = compare(ctx, c, tree, sum, leaves, rows, keyed, sink, started); err != nil {
+		if res.Diff, res.Differing, err = compare(ctx, c, tree, sums, leaves, streams, streamed, rows, keyed, sink, started); err != nil {
 			return nil, err
+		}
+		// the streamed leaves' sums, as if rehashed
+		for _, sp := range streams {
+			for l := sp.first; l <= sp.last; l++ {
+				if rehashed[l] == nil {
+					rehashed[l] = make([]fresh, len(pools))
+				}
+				for n, on := range sp.on {
+					if on {
+						rehashed[l][n] = fresh{sum: sums[n][l], hashed: true}
+					}
+				}
+			}
+		}
+		fill()
+	}
+	res.Rehashed = len(rehashed)
+	for n := range written {
+		for _, w := range written[n] {
+			if w {
+				res.Hashed++
+			}
 		}
 	}
 	step("compared")
@@ -466,6 +503,17 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool, need f
 	return out, nil
 }
 
+// keyable reports whether every node's marked keys are listed, so that markedKeys may look
+// them up.
+func keyable(states []*nodeState) bool {
+	for _, st := range states {
+		if !st.usable || st.all || st.keys == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // markedKeys lists, in key order, the marked keys of every dirty leaf that now differs across
 // nodes but matched on every node before its changes: every node's stored sum was usable and
 // equal, and every change since is marked by key, so only those keys can differ and a lookup of
@@ -473,10 +521,8 @@ func rehash(ctx context.Context, c *diff.Comparer, t *Tree, dirty []bool, need f
 // range filters' ordering, on its first snapshot connection (idle between the rehash and the
 // comparison; the sort reads literals only).
 func markedKeys(ctx context.Context, c *diff.Comparer, states []*nodeState, sums [][]diff.RangeSum, dirty []bool) (map[int][]diff.Key, error) {
-	for _, st := range states {
-		if !st.usable || st.all || st.keys == nil {
-			return nil, nil
-		}
+	if !keyable(states) {
+		return nil, nil
 	}
 	var keys []diff.Key
 	leafOf := map[string]int{}
