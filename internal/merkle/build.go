@@ -71,14 +71,7 @@ func Build(ctx context.Context, pools cluster.Pools, opts Options, blockSize int
 		if err != nil {
 			return fmt.Errorf("plan leaf boundaries: %w", err)
 		}
-		tree.Bounds, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (diff.Key, error) {
-			k := make(diff.Key, len(tbl.Key))
-			dest := make([]any, len(k))
-			for j := range k {
-				dest[j] = &k[j]
-			}
-			return k, r.Scan(dest...)
-		})
+		tree.Bounds, err = collectKeys(rows, len(tbl.Key))
 		if err != nil {
 			return fmt.Errorf("plan leaf boundaries: %w", err)
 		}

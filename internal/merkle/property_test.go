@@ -10,7 +10,7 @@ import (
 )
 
 // TestTreeDiffEqualsTableDiff runs rounds of random inserts, updates (some changing the key),
-// deletes and one TRUNCATE on random nodes; after each round the tree comparison must report
+// deletes, one TRUNCATE and some whole-table marks on random nodes; after each round the tree comparison must report
 // exactly the keys (and rows) that a full table-diff reports.
 func TestTreeDiffEqualsTableDiff(t *testing.T) {
 	for _, tracker := range []string{cdc.Trigger, cdc.CDC} {
@@ -63,13 +63,23 @@ INSERT INTO public."Mixed Case" SELECT g, g % 7, md5(g::text) FROM generate_seri
 		for node, stmts := range perNode {
 			db.Exec(t, strings.Join(stmts, ";\n"), node)
 		}
+		// every fourth round, a whole-table mark on one node: its leaves are streamed (those
+		// changed on every node hashed), with this round's differences and the earlier ones
+		whole := round%4 == 3
+		if whole {
+			node := pools[rng.IntN(3)]
+			db.Exec(t, `INSERT INTO `+marksOf(t, node, "Mixed Case")+` (k) VALUES (NULL)`, node.Node.Name)
+		}
 		got, res := treeDiff(t, pools, "Mixed Case")
 		want := fullDiff(t, pools, "Mixed Case")
 		sameVerdicts(t, fmt.Sprintf("round %d", round), got, want)
-		if round != truncateRound && round > 1 && res.Rehashed == res.Leaves {
+		if whole && (res.Streamed == 0 || res.Rehashed != res.Leaves) {
+			t.Errorf("round %d: %d leaves streamed, %d of %d rehashed; want some streamed, every one rehashed", round, res.Streamed, res.Rehashed, res.Leaves)
+		}
+		if round != truncateRound && !whole && round > 1 && res.Rehashed == res.Leaves {
 			t.Errorf("round %d: every leaf was rehashed (%d), expected only dirty ones", round, res.Rehashed)
 		}
-		t.Logf("round %d: %d keys differ, %d of %d leaves rehashed, %d marks", round, len(want), res.Rehashed, res.Leaves, res.Marks)
+		t.Logf("round %d: %d keys differ, %d of %d leaves rehashed (%d streamed), %d marks", round, len(want), res.Rehashed, res.Leaves, res.Streamed, res.Marks)
 		if t.Failed() {
 			t.Fatalf("stopped after round %d (%d keys differ)", round, len(want))
 		}

@@ -128,14 +128,7 @@ func splitBounds(ctx context.Context, c *diff.Comparer, n int, t *Tree, l int) (
 	err := c.OnNode(ctx, n, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, sql, append([]any{t.BlockSize}, args...)...)
 		if err == nil {
-			keys, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (diff.Key, error) {
-				k := make(diff.Key, len(t.Key))
-				dest := make([]any, len(k))
-				for i := range k {
-					dest[i] = &k[i]
-				}
-				return k, r.Scan(dest...)
-			})
+			keys, err = collectKeys(rows, len(t.Key))
 		}
 		if err != nil {
 			return fmt.Errorf("plan the split of leaf %d: %w", l, err)

@@ -142,6 +142,18 @@ WHERE schema_name = $1 AND table_name = $2`, schema, table).Scan(&storedRel, &pl
 	return pl, nil
 }
 
+// collectKeys reads rows of n key texts each.
+func collectKeys(rows pgx.Rows, n int) ([]diff.Key, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (diff.Key, error) {
+		k := make(diff.Key, n)
+		dest := make([]any, n)
+		for i := range k {
+			dest[i] = &k[i]
+		}
+		return k, r.Scan(dest...)
+	})
+}
+
 // querier runs a query: a pool, or a snapshot's transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
