@@ -28,7 +28,7 @@
 //	schema     schema-diff of schema bench20: 20 tables of min(rows, 60000) rows shaped like
 //	           public.wide, 5/6 of each table's rows changed on n2 (<= 200 MB)
 //	mtree      incremental re-checks (cmd/pgparity-bench/mtree.go): build, 100 scattered and
-//	           100,000 bulk updates against a full table-diff
+//	           100,000 bulk updates (on one node, then on every node) against a full table-diff
 //	mtree-tps  pgbench TPS with each mtree tracker against untracked runs, interleaved
 //
 // The repairs of truncate and stale also print their apply phase (the per-node transaction the
