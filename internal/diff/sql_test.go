@@ -81,11 +81,12 @@ func sqlCases(f sqlFixture) []sqlCase {
 	}
 	lo := make(Key, len(q.key))
 	hi := make(Key, len(q.key))
+	mid := make(Key, len(q.key))
 	for i, k := range q.key {
 		if k.Category == "N" {
-			lo[i], hi[i] = "10", "20"
+			lo[i], mid[i], hi[i] = "10", "15", "20"
 		} else {
-			lo[i], hi[i] = "a", "b"
+			lo[i], mid[i], hi[i] = "a", "ab", "b"
 		}
 	}
 	for _, r := range []struct {
@@ -101,7 +102,15 @@ func sqlCases(f sqlFixture) []sqlCase {
 		add("rangeHash "+r.label, sql, args...)
 		sql, args = q.rangeRows(r.r, false, nil)
 		add("rangeRows "+r.label, sql, args...)
+		sql, args = q.rangeRowsBySub(r.r)
+		add("rangeRowsBySub "+r.label, sql, args...)
 	}
+	// two sub-ranges, split at the key between lo and hi
+	split := Range{Index: 2, Lo: lo, Hi: hi, Subs: []Key{mid}}
+	sql, args := q.rangeHash(split)
+	add("rangeHash lo-hi with a sub-range", sql, args...)
+	sql, args = q.rangeRowsBySub(split)
+	add("rangeRowsBySub lo-hi with a sub-range", sql, args...)
 	add("fetchRows", q.fetchRows(false))
 	add("sampleKeys", q.sampleKeys())
 	add("everyNthKey", q.everyNthKey())
