@@ -55,3 +55,35 @@ func (c *Comparer) HashRangesOn(ctx context.Context, w int, rs []Range, on []boo
 	}, w)
 	return out, err
 }
+
+// Bucketed reports whether HashBuckets can hash this table's ranges: a single key column of a
+// type width_bucket orders as the range filters do (encode.Bucketable).
+func (c *Comparer) Bucketed() bool { return c.e.q.bucketKey() }
+
+// HashBuckets returns node i's (count, checksum) of every sub-range of r that holds rows, like
+// HashRange, for a range of many sub-ranges (thousands of leaves): one query on worker w that
+// numbers a row's sub-range with width_bucket over r.Subs. Only when Bucketed.
+func (c *Comparer) HashBuckets(ctx context.Context, w, i int, r Range) (map[int]RangeSum, error) {
+	e := c.e
+	if !e.q.bucketKey() {
+		return nil, fmt.Errorf("internal error: the key of %s cannot be bucketed", e.cmp.Table.Ident())
+	}
+	s := e.sessions[i]
+	sql, args := e.q.rangeHashBuckets(r)
+	rows, err := s.txs[w].Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nodeErr(s.node, "table "+e.cmp.Table.Ident(), fmt.Errorf("hash range %d: %w", r.Index, err))
+	}
+	sums := map[int]RangeSum{}
+	var sub int
+	var sum RangeSum
+	_, err = pgx.ForEachRow(rows, []any{&sub, &sum.Count, &sum.Sum}, func() error {
+		sums[sub] = sum
+		e.rowsCompared[i].Add(sum.Count)
+		return nil
+	})
+	if err != nil {
+		return nil, nodeErr(s.node, "table "+e.cmp.Table.Ident(), fmt.Errorf("hash range %d: %w", r.Index, err))
+	}
+	return sums, nil
+}

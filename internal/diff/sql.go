@@ -113,6 +113,29 @@ func (q *queries) rangeHash(r Range) (string, []any) {
 		" AS h FROM " + q.from + w + " OFFSET 0) AS s GROUP BY s.b", args
 }
 
+// bucketKey reports whether rangeHashBuckets may be used: one key column, Bucketable.
+func (q *queries) bucketKey() bool { return len(q.key) == 1 && encode.Bucketable(q.key[0]) }
+
+// rangeHashBuckets is rangeHash with the sub-range numbered by width_bucket over the boundaries
+// passed as one array: the number of boundaries at or below the key, as bucket's binary search
+// numbers it, but without a parameter per boundary, so a range may have thousands of
+// sub-ranges. Only when bucketKey.
+func (q *queries) rangeHashBuckets(r Range) (string, []any) {
+	w, args := q.rangeFilter(r)
+	bucket := "0"
+	if len(r.Subs) > 0 {
+		subs := make([]string, len(r.Subs))
+		for i, k := range r.Subs {
+			subs[i] = k[0]
+		}
+		args = append(args, subs)
+		bucket = "pg_catalog.width_bucket(" + encode.ColumnRef(alias, q.key[0].Name) + ", " +
+			encode.FromTextArray(fmt.Sprintf("$%d", len(args)), q.key[0]) + ")"
+	}
+	return "SELECT s.b, count(*), coalesce(sum(" + encode.Mix("s.h") + "), 0)::text FROM (SELECT " + bucket + " AS b, " + q.hash +
+		" AS h FROM " + q.from + w + " OFFSET 0) AS s GROUP BY s.b", args
+}
+
 // bucket returns a CASE expression numbering the sub-range (lo..hi) a row's key falls in, by
 // binary search over the boundaries subs[lo:hi], with the same row-value comparisons as the range
 // filters (so a key lands in the same sub-range everywhere).

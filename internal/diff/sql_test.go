@@ -111,6 +111,10 @@ func sqlCases(f sqlFixture) []sqlCase {
 	add("rangeHash lo-hi with a sub-range", sql, args...)
 	sql, args = q.rangeRowsBySub(split)
 	add("rangeRowsBySub lo-hi with a sub-range", sql, args...)
+	if q.bucketKey() {
+		sql, args = q.rangeHashBuckets(split)
+		add("rangeHashBuckets lo-hi with a sub-range", sql, args...)
+	}
 	add("fetchRows", q.fetchRows(false))
 	add("sampleKeys", q.sampleKeys())
 	add("everyNthKey", q.everyNthKey())

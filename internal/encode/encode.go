@@ -175,6 +175,21 @@ func FromText(param string, c catalog.Column) string {
 	return "CAST(" + param + "::text AS " + c.Type + ")"
 }
 
+// Bucketable reports whether a key column's values can be placed among ascending boundaries by
+// width_bucket(value, boundaries): a type without collation whose default btree operators, which
+// both width_bucket and the range filters' comparisons use, are its only ordering (integers,
+// numeric, date, timestamps, uuid).
+func Bucketable(c catalog.Column) bool {
+	if c.Collation != "" {
+		return false
+	}
+	switch c.BaseOID {
+	case oidInt2, oidInt4, oidInt8, oidNumeric, oidDate, oidTimestamp, oidTimestamptz, oidUUID:
+		return true
+	}
+	return false
+}
+
 // FromTextArray is FromText for a text[] parameter holding many values.
 func FromTextArray(param string, c catalog.Column) string {
 	return "CAST(" + param + "::text[] AS " + c.Type + "[])"
