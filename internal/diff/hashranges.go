@@ -35,21 +35,12 @@ func (c *Comparer) HashRangesOn(ctx context.Context, w int, rs []Range, on []boo
 		defer br.Close()
 		for r := range rs {
 			rows, err := br.Query()
+			if err == nil {
+				out[r][i], err = e.readSums(rows, i)
+			}
 			if err != nil {
 				return fmt.Errorf("hash range %d: %w", rs[r].Index, err)
 			}
-			sums := map[int]RangeSum{}
-			var sub int
-			var s RangeSum
-			_, err = pgx.ForEachRow(rows, []any{&sub, &s.Count, &s.Sum}, func() error {
-				sums[sub] = s
-				e.rowsCompared[i].Add(s.Count)
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("hash range %d: %w", rs[r].Index, err)
-			}
-			out[r][i] = sums
 		}
 		return br.Close()
 	}, w)
@@ -71,19 +62,25 @@ func (c *Comparer) HashBuckets(ctx context.Context, w, i int, r Range) (map[int]
 	s := e.sessions[i]
 	sql, args := e.q.rangeHashBuckets(r)
 	rows, err := s.txs[w].Query(ctx, sql, args...)
-	if err != nil {
-		return nil, nodeErr(s.node, "table "+e.cmp.Table.Ident(), fmt.Errorf("hash range %d: %w", r.Index, err))
+	var sums map[int]RangeSum
+	if err == nil {
+		sums, err = e.readSums(rows, i)
 	}
-	sums := map[int]RangeSum{}
-	var sub int
-	var sum RangeSum
-	_, err = pgx.ForEachRow(rows, []any{&sub, &sum.Count, &sum.Sum}, func() error {
-		sums[sub] = sum
-		e.rowsCompared[i].Add(sum.Count)
-		return nil
-	})
 	if err != nil {
 		return nil, nodeErr(s.node, "table "+e.cmp.Table.Ident(), fmt.Errorf("hash range %d: %w", r.Index, err))
 	}
 	return sums, nil
+}
+
+// readSums reads the (sub-range, count, checksum) rows of a hashing query run on node i.
+func (e *engine) readSums(rows pgx.Rows, i int) (map[int]RangeSum, error) {
+	sums := map[int]RangeSum{}
+	var sub int
+	var s RangeSum
+	_, err := pgx.ForEachRow(rows, []any{&sub, &s.Count, &s.Sum}, func() error {
+		sums[sub] = s
+		e.rowsCompared[i].Add(s.Count)
+		return nil
+	})
+	return sums, err
 }

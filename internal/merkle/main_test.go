@@ -106,6 +106,20 @@ func marksOf(t *testing.T, p *cluster.Pool, table string) string {
 	return marks.Table(relid)
 }
 
+// storedLeaves is, per node, every stored leaf of every tree as "leaf:lo:cnt:sum", one line.
+func storedLeaves(t *testing.T, pools cluster.Pools) []string {
+	t.Helper()
+	var out []string
+	for _, p := range pools {
+		var s string
+		if err := p.QueryRow(testContext(t), "SELECT string_agg(leaf || ':' || coalesce(lo::text, '-') || ':' || cnt || ':' || sum, ' ' ORDER BY leaf) FROM pgparity.leaves").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // treeDiff checks and drains every node, as `mtree table-diff` does, and runs the tree
 // comparison: the verdict per differing key.
 func treeDiff(t *testing.T, pools cluster.Pools, table string) (map[string]string, *merkle.Result) {

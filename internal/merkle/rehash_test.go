@@ -16,21 +16,10 @@ func TestWidePassesMatchSpans(t *testing.T) {
 	if r := build(t, pools, "wp", 100); r.Leaves != 120 {
 		t.Fatalf("leaves: %d", r.Leaves)
 	}
-	stored := func() []string {
-		var out []string
-		for _, p := range pools {
-			var s string
-			if err := p.QueryRow(testContext(t), "SELECT string_agg(leaf || ':' || cnt || ':' || sum, ' ' ORDER BY leaf) FROM pgparity.leaves").Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		return out
-	}
 	// rehash every leaf on every node in spans: the sums stored must not change
 	bySpans := func(what string) {
 		t.Helper()
-		before := stored()
+		before := storedLeaves(t, pools)
 		restore := merkle.SetWideShare(11)
 		defer restore()
 		for _, p := range pools {
@@ -39,7 +28,7 @@ func TestWidePassesMatchSpans(t *testing.T) {
 		if _, res := treeDiff(t, pools, "wp"); res.Rehashed != res.Leaves {
 			t.Fatalf("%s: %d of %d leaves rehashed in spans", what, res.Rehashed, res.Leaves)
 		}
-		after := stored()
+		after := storedLeaves(t, pools)
 		for i := range before {
 			if before[i] != after[i] {
 				t.Errorf("%s: sums stored on %s by whole passes and by spans differ:\n%s\n%s", what, pools[i].Node.Name, before[i], after[i])

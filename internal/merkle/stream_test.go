@@ -43,18 +43,7 @@ func TestStreamedLeaves(t *testing.T) {
 			t.Errorf("key %s reported: %s", k, got[k])
 		}
 	}
-	stored := func() []string {
-		var out []string
-		for _, p := range pools {
-			var s string
-			if err := p.QueryRow(testContext(t), "SELECT string_agg(leaf || ':' || coalesce(lo::text, '-') || ':' || cnt || ':' || sum, ' ' ORDER BY leaf) FROM pgparity.leaves").Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		return out
-	}
-	before := stored()
+	before := storedLeaves(t, pools)
 	// every leaf marked on every node: hashed on the server everywhere, nothing streamed
 	for _, p := range pools {
 		db.Exec(t, `INSERT INTO `+marksOf(t, p, "st")+` (k) VALUES (NULL)`, p.Node.Name)
@@ -64,7 +53,7 @@ func TestStreamedLeaves(t *testing.T) {
 	if res.Streamed != 0 || res.Rehashed != res.Leaves {
 		t.Errorf("rehashed: %d leaves streamed, %d of %d rehashed; want 0 and all", res.Streamed, res.Rehashed, res.Leaves)
 	}
-	after := stored()
+	after := storedLeaves(t, pools)
 	for i := range before {
 		if before[i] != after[i] {
 			t.Errorf("leaf sums stored on %s by the streamed re-check and by hashing differ:\n%s\n%s", pools[i].Node.Name,
